@@ -1,0 +1,103 @@
+"""Make mmsegmentation importable on ``mmcv-lite`` (mmcv without compiled ops).
+
+mmsegmentation 1.2.2 imports ``mmcv.ops`` unguarded in four modules (``point_sample`` and
+``sigmoid_focal_loss``), so ``import mmseg.models`` fails when only ``mmcv-lite`` is installed,
+although the segmenters this project benchmarks (SegFormer, SegNeXt) use no compiled op.
+Building full mmcv takes about 23 minutes on a 2-core machine, so instead, **only when mmcv's
+compiled extension is absent**, :func:`install_light_mmcv_ops` registers a light ``mmcv.ops``:
+
+* pure-Python submodules of the real ``mmcv/ops`` folder (``mmcv.ops.point_sample``, ...) stay
+  importable and work as usual;
+* every other name resolves to a placeholder that raises :class:`MissingCompiledOpError` when it
+  is called or instantiated, saying which op is missing and how to get it.
+
+It must run before the first ``import mmseg``: ``psfusion/__init__.py`` calls it, configs list
+``psfusion`` in ``custom_imports`` and the test suite's ``conftest.py`` imports ``psfusion``.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import types
+from typing import Any
+
+# Names exported by mmcv.ops that are implemented in pure Python, mapped to their submodule.
+PURE_PYTHON_OPS = {
+    'point_sample': 'point_sample',
+    'bilinear_grid_sample': 'point_sample',
+    'rel_roi_point_to_rel_img_point': 'point_sample',
+    'SimpleRoIAlign': 'point_sample',
+    'conv2d': 'conv2d_gradfix',
+    'conv_transpose2d': 'conv2d_gradfix',
+}
+
+HOW_TO_FIX = (
+    "mmcv-lite ships no compiled ops. Either choose a model that does not need it (SegFormer and "
+    "SegNeXt do not), or install full mmcv 2.1.0 built with its ops: "
+    "`MMCV_WITH_OPS=1 FORCE_CUDA=0 pip install --no-build-isolation mmcv==2.1.0` "
+    "(about 23 minutes on 2 cores; on a GPU machine install the matching prebuilt wheel).")
+
+
+class MissingCompiledOpError(RuntimeError):
+    """Raised when code calls an mmcv op that needs mmcv's compiled extension."""
+
+
+def has_compiled_mmcv_ops() -> bool:
+    """True when full mmcv (with its compiled ``mmcv._ext``) is installed."""
+    try:
+        return importlib.util.find_spec('mmcv._ext') is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _missing_op(name: str) -> Any:
+    """A placeholder for a compiled op: importable, but raising a clear error when used."""
+    message = f'mmcv.ops.{name} needs mmcv\'s compiled extension (mmcv._ext), which is absent. '
+
+    class _MissingOpMeta(type):
+
+        def __call__(cls, *args, **kwargs):  # calling a function or building a module
+            raise MissingCompiledOpError(message + HOW_TO_FIX)
+
+    return _MissingOpMeta(name, (), {'__doc__': message + HOW_TO_FIX, '__module__': 'mmcv.ops'})
+
+
+class _LightOpsModule(types.ModuleType):
+    """``mmcv.ops`` without compiled code: see the module docstring."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith('__'):
+            raise AttributeError(name)
+        if name in PURE_PYTHON_OPS:
+            submodule = importlib.import_module(f'mmcv.ops.{PURE_PYTHON_OPS[name]}')
+            value = getattr(submodule, name)
+        else:
+            value = _missing_op(name)
+        setattr(self, name, value)
+        return value
+
+
+def install_light_mmcv_ops() -> bool:
+    """Register the light ``mmcv.ops`` if mmcv's compiled ops are absent.
+
+    Returns True when the light module was installed (now or earlier), False when full mmcv is
+    present (then nothing is changed) or mmcv is not installed at all.
+    """
+    existing = sys.modules.get('mmcv.ops')
+    if isinstance(existing, _LightOpsModule):
+        return True
+    spec = importlib.util.find_spec('mmcv')
+    if spec is None or has_compiled_mmcv_ops():
+        return False
+    import mmcv
+
+    ops_dir = os.path.join(os.path.dirname(mmcv.__file__), 'ops')
+    module = _LightOpsModule('mmcv.ops', __doc__)
+    module.__path__ = [ops_dir]  # lets `import mmcv.ops.point_sample` find the real file
+    module.__file__ = os.path.join(ops_dir, '__init__.py')
+    module.__package__ = 'mmcv.ops'
+    sys.modules['mmcv.ops'] = module
+    mmcv.ops = module
+    return True
