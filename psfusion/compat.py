@@ -21,6 +21,7 @@ import importlib.util
 import os
 import sys
 import types
+import warnings
 from typing import Any
 
 # Names exported by mmcv.ops that are implemented in pure Python, mapped to their submodule.
@@ -100,4 +101,7 @@ def install_light_mmcv_ops() -> bool:
     module.__package__ = 'mmcv.ops'
     sys.modules['mmcv.ops'] = module
     mmcv.ops = module
+    # mmcv.cnn warns on import that the deformable attention op is missing; this module
+    # already explains it (and raises) where such an op is actually used.
+    warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')
     return True
