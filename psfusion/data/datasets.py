@@ -109,6 +109,8 @@ class PairedDataset(BaseDataset):
     def __getitem__(self, idx: int) -> dict:
         # mmengine's BaseDataset retries other samples on a None result in training mode; our
         # pipeline never returns None, and errors must surface with the file name, not hide.
+        if not self._fully_initialized:
+            self.full_init()
         return self.prepare_data(idx)
 
     def items(self) -> list[dict]:
