@@ -21,30 +21,48 @@ from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
-from mmengine.registry import Registry
+from mmengine.registry import DefaultScope, Registry
 
 SCOPE = 'psfusion'
 
-DATASETS = Registry(
+
+class ScopedRegistry(Registry):
+    """A registry that builds in its own scope, whatever mmengine's current default scope is.
+
+    mmengine resolves a plain type name in the *current default scope*, which is global state:
+    after an mmseg Runner has run in the same process (the benchmark does this), building
+    ``dict(type='LoadFusionPair')`` through this registry would look in ``mmseg::transform``
+    and fail.  Building through a ``psfusion`` registry therefore always resolves plain names
+    in the ``psfusion`` scope (other scopes stay reachable with a prefix, e.g.
+    ``'mmseg.LoadAnnotations'``).
+    """
+
+    def build(self, cfg, *args, **kwargs):
+        with DefaultScope.overwrite_default_scope(self.scope):
+            return super().build(cfg, *args, **kwargs)
+
+DATASETS = ScopedRegistry(
     'dataset', parent=MMENGINE_DATASETS, scope=SCOPE, locations=['psfusion.data'])
-DATA_SAMPLERS = Registry(
+DATA_SAMPLERS = ScopedRegistry(
     'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE, locations=['psfusion.data'])
-TRANSFORMS = Registry(
+TRANSFORMS = ScopedRegistry(
     'transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=['psfusion.data'])
-MODELS = Registry(
+MODELS = ScopedRegistry(
     'model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['psfusion.models'])
-METRICS = Registry(
+METRICS = ScopedRegistry(
     'metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['psfusion.metrics'])
-EVALUATOR = Registry(
+EVALUATOR = ScopedRegistry(
     'evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE, locations=['psfusion.metrics'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['psfusion.engine'])
-LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['psfusion.engine'])
-OPTIM_WRAPPERS = Registry(
+HOOKS = ScopedRegistry(
+    'hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['psfusion.engine'])
+LOOPS = ScopedRegistry(
+    'loop', parent=MMENGINE_LOOPS, scope=SCOPE, locations=['psfusion.engine'])
+OPTIM_WRAPPERS = ScopedRegistry(
     'optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE, locations=['psfusion.engine'])
-PARAM_SCHEDULERS = Registry(
+PARAM_SCHEDULERS = ScopedRegistry(
     'parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE,
     locations=['psfusion.engine'])
-VISUALIZERS = Registry(
+VISUALIZERS = ScopedRegistry(
     'visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE, locations=['psfusion.engine'])
-VISBACKENDS = Registry(
+VISBACKENDS = ScopedRegistry(
     'vis backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE, locations=['psfusion.engine'])

@@ -64,7 +64,7 @@ def read_array(path: str) -> np.ndarray:
         image = image.convert('RGB')
     elif image.mode == '1':
         image = image.convert('L')
-    return _to_uint8(np.asarray(image), path)
+    return _to_uint8(np.array(image), path)  # a writable copy (torch.from_numpy needs one)
 
 
 def num_channels(array: np.ndarray) -> int:
