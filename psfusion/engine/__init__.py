@@ -1,1 +1,16 @@
-"""Placeholder: filled in by later work."""
+"""Training machinery (registered in the ``psfusion`` scope): weights-only checkpoints, exact
+resumption, the validation metric, the fused-sample hook, and helpers for the tools."""
+from .checkpoint import (WeightsOnlyCheckpointHook, from_weights_only,
+                         load_checkpoint_weights_only, to_weights_only)
+from .complexity import Complexity, model_complexity
+from .hooks import FusedSampleHook, sample_panel
+from .resume import RNGStateHook, ResumableIterBasedTrainLoop, capture_rng_state, restore_rng_state
+from .splits import write_validation_split
+from .val_metric import FusionValMetric
+
+__all__ = [
+    'WeightsOnlyCheckpointHook', 'from_weights_only', 'load_checkpoint_weights_only',
+    'to_weights_only', 'Complexity', 'model_complexity', 'FusedSampleHook', 'sample_panel',
+    'RNGStateHook', 'ResumableIterBasedTrainLoop', 'capture_rng_state', 'restore_rng_state',
+    'write_validation_split', 'FusionValMetric'
+]

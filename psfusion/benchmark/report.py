@@ -1,0 +1,222 @@
+"""Everything ``tools/make_tables.py`` writes, from a results store and its work folder.
+
+The work folder (the store's folder) also holds ``sources.json`` (dataset root and each source's
+folder, written by the benchmark tool) and ``complexity.json`` (segmenter parameters/FLOPs).
+
+Outputs in ``out_dir``: ``table.md`` (every table, Markdown), ``table1.<fmt>``,
+``table2.<fmt>``, ``table5.<fmt>``, ``complexity.<fmt>`` for each requested format, and
+``figure_<dataset>.png`` (the qualitative figure).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from ..data.io import DataError, read_label
+from ..data.labels import CLASSES
+from ..metrics.segmentation import evaluate_label_pairs
+from .catalog import DATASETS, display_name
+from .datasets import split_samples
+from .figures import pick_stems, qualitative_figure
+from .reported import reported_rows
+from .results import find_result, latest_results, read_results
+from .runs import COMPLEXITY_FILE, SOURCES_FILE, prediction_dir
+from .tables import (DEFAULT_REPORTED, FORMATS, complexity_table, ordered_segmenters,
+                     ordered_sources, pipeline_complexity, rank_marks, read_manifest_complexity,
+                     render, select_reported, source_title, summarize, table1, table2, table5)
+
+
+@dataclass
+class TableOptions:
+    """What to build.
+
+    Attributes:
+        formats: any of ``md``, ``csv``, ``tex``.
+        reported: reported methods to show (None: all; empty: none); feature-level methods
+            are always shown with a non-empty selection.
+        fusion_source: the fused source whose network's semantic head Table 5 evaluates.
+        seg_pred: folder of the semantic head's class-id PNGs; default
+            ``<fused folder>/test/seg_pred`` when it exists.
+        figure: draw the qualitative figure; ``figure_images`` rows, predictions of
+            ``figure_segmenter`` (default: the first segmenter with results).
+        split: the evaluated split (labels for Table 5, images for the figure).
+    """
+    formats: Sequence[str] = ('md', )
+    reported: Optional[Sequence[str]] = DEFAULT_REPORTED
+    fusion_source: str = 'psfusion'
+    seg_pred: Optional[str] = None
+    figure: bool = True
+    figure_images: int = 4
+    figure_segmenter: Optional[str] = None
+    split: str = 'test'
+
+
+def _read_json(path: str) -> dict:
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding='utf-8') as handle:
+        return json.load(handle)
+
+
+def _fusion_networks(sources_info: dict, sources: Sequence[str]) -> dict:
+    """``{fused source: (params, flops)}`` from the fused folders' manifests."""
+    known = sources_info.get('sources', {})
+    return {src: read_manifest_complexity(known.get(src, {}).get('folder'))
+            for src in sources if known.get(src, {}).get('kind') == 'fused'}
+
+
+def semantic_head_metrics(dataset: str, data_root: str, pred_dir: str,
+                          split: str = 'test') -> dict:
+    """Per-class metrics of class-id predictions in ``pred_dir`` against the split's labels."""
+    samples, _ = split_samples(dataset, data_root, split)
+    missing = [s['name'] for s in samples
+               if not os.path.isfile(os.path.join(pred_dir, f"{s['name']}.png"))]
+    if missing:
+        shown = ', '.join(missing[:10]) + (' ...' if len(missing) > 10 else '')
+        raise DataError(f'semantic-head prediction for {shown} ({len(missing)} of '
+                        f'{len(samples)}) not found in {pred_dir} (expected <stem>.png class-id '
+                        f'images, e.g. from tools/fuse.py --save-seg).')
+
+    def pairs():
+        for sample in samples:
+            pred = read_label(os.path.join(pred_dir, f"{sample['name']}.png"))
+            yield pred, read_label(sample['seg_map_path'])
+
+    return evaluate_label_pairs(pairs(), CLASSES)
+
+
+def _section(title: str, frame, marks, fmt: str, note: str = '') -> str:
+    body = render(frame, marks, fmt)
+    if fmt != 'md':
+        return body
+    return f'## {title}\n\n' + (f'{note}\n\n' if note else '') + body + '\n'
+
+
+def segmenter_summary(results_path: str, dataset: str, segmenter: str,
+                      sources: Optional[Sequence[str]] = None) -> str:
+    """Markdown per-class table (sources as rows) of one segmenter, ours only."""
+    summary = summarize(read_results(results_path), dataset)
+    summary = {k: v for k, v in summary.items()
+               if k[0] == segmenter and (sources is None or k[1] in sources)}
+    if not summary:
+        return f'(no results for {segmenter} on {dataset} in {results_path})'
+    frame = table2(summary)
+    frame = frame.drop(columns=['Params (M)', 'GFLOPs'])
+    marks = rank_marks(frame, axis='column')
+    return f'{display_name(segmenter)} on {DATASETS.get(dataset, dataset)}, IoU (%):\n\n' + \
+        render(frame, marks, 'md')
+
+
+def build_tables(results_path: str, dataset: str, out_dir: str,
+                 options: Optional[TableOptions] = None) -> dict:
+    """Write every table (and the figure); returns ``{name: path}`` of what was written."""
+    options = options or TableOptions()
+    for fmt in options.formats:
+        if fmt not in FORMATS:
+            raise ValueError(f'unknown format {fmt!r}; valid: {", ".join(FORMATS)}')
+    frame = read_results(results_path)
+    summary = summarize(frame, dataset)
+    if not summary:
+        raise DataError(f'{results_path}: no results for dataset {dataset!r}.')
+    work_dir = os.path.dirname(os.path.abspath(results_path))
+    sources_info = _read_json(os.path.join(work_dir, SOURCES_FILE))
+    complexity = _read_json(os.path.join(work_dir, COMPLEXITY_FILE))
+    sources = ordered_sources(src for _, src in summary)
+    segmenters = ordered_segmenters(seg for seg, _ in summary)
+    fusion = _fusion_networks(sources_info, sources)
+    reported = select_reported(dataset, options.reported)
+
+    tables = {}
+    t1 = table1(summary, reported)
+    tables['table1'] = ('Table 1 layout: IoU (%) per class and segmenter, sources as columns',
+                        t1, rank_marks(t1, axis='row',
+                                       columns=[c for c in t1.columns if 'reported' not in c]),
+                        'Best and second best of our runs per row in bold and italics; '
+                        '"(reported)" columns quote the paper.')
+    t2 = table2(summary, reported, pipeline_complexity(summary, complexity, fusion))
+    tables['table2'] = ('Table 2 layout: IoU (%) per source and segmenter',
+                        t2, rank_marks(t2, axis='column', columns=list(t2.columns[:-2])),
+                        'Params/GFLOPs: the whole pipeline (fusion network from the fused '
+                        "folder's manifest.json + segmenter, one image at the test size); blank "
+                        'where unknown. Rows of kind "reported" quote the papers.')
+    head = None
+    pred_dir = options.seg_pred
+    fused_folder = sources_info.get('sources', {}).get(options.fusion_source, {}).get('folder')
+    if pred_dir is None and fused_folder:
+        candidate = os.path.join(fused_folder, options.split, 'seg_pred')
+        pred_dir = candidate if os.path.isdir(candidate) else None
+    if pred_dir:
+        head = semantic_head_metrics(dataset, sources_info.get('data_root', ''), pred_dir,
+                                     options.split)
+    t5_reported = reported_rows(dataset, 'table5') if options.reported != [] else []
+    t5 = table5(summary, options.fusion_source, head, t5_reported)
+    if len(t5):
+        tables['table5'] = ('Table 5: semantic head of the fusion network vs a segmenter on '
+                            'its fused images', t5, rank_marks(t5, axis='column'), '')
+    tc = complexity_table(complexity, fusion, segmenters)
+    if len(tc):
+        tables['complexity'] = ('Complexity: image-level vs feature-level fusion', tc, None,
+                                'Feature-level fusion runs one backbone per modality: its '
+                                'cost is at least the segmenter plus a second backbone.')
+
+    written = {}
+    os.makedirs(out_dir, exist_ok=True)
+    for fmt in options.formats:
+        for name, (title, table, marks, _) in tables.items():
+            path = os.path.join(out_dir, f'{name}.{fmt}')
+            with open(path, 'w', encoding='utf-8') as handle:
+                handle.write(render(table, marks, fmt, caption=title))
+            written[f'{name}.{fmt}'] = path
+    document = [f'# Downstream segmentation on {DATASETS.get(dataset, dataset)}\n',
+                f'From `{results_path}`: {len(latest_results(frame))} runs; IoU in percent, '
+                f'mean ± std over seeds where several.\n']
+    for name, (title, table, marks, note) in tables.items():
+        document.append(_section(title, table, marks, 'md', note))
+    path = os.path.join(out_dir, 'table.md')
+    with open(path, 'w', encoding='utf-8') as handle:
+        handle.write('\n'.join(document))
+    written['table.md'] = path
+    if options.figure:
+        figure = draw_figure(frame, dataset, work_dir, sources_info, out_dir, options,
+                             segmenters, sources)
+        if figure:
+            written['figure'] = figure
+    return written
+
+
+def draw_figure(frame, dataset: str, work_dir: str, sources_info: dict, out_dir: str,
+                options: TableOptions, segmenters: Sequence[str],
+                sources: Sequence[str]) -> Optional[str]:
+    """The qualitative figure for one segmenter (its lowest seed per source)."""
+    data_root = sources_info.get('data_root')
+    if not data_root or not os.path.isdir(data_root):
+        return None
+    segmenter = options.figure_segmenter or segmenters[0]
+    latest = latest_results(frame)
+    predictions = []
+    for source in sources:
+        rows = latest[(latest['dataset'] == dataset) & (latest['segmenter'] == segmenter) &
+                      (latest['source'].astype(str) == source)]
+        if rows.empty:
+            continue
+        seed = int(rows['seed'].min())
+        row = find_result(rows, dict(dataset=dataset, segmenter=segmenter, source=source,
+                                     seed=seed))
+        folder = prediction_dir(work_dir, row)
+        if os.path.isdir(folder):
+            predictions.append((f'{source_title(source)} → {display_name(segmenter)}', folder))
+    if not predictions:
+        return None
+    samples, kinds = split_samples(dataset, data_root, options.split)
+    chosen = pick_stems([s['name'] for s in samples], options.figure_images)
+    samples = [s for s in samples if s['name'] in chosen]
+    known = sources_info.get('sources', {})
+    fused_name = options.fusion_source if options.fusion_source in known else next(
+        (name for name in sources if known.get(name, {}).get('kind') == 'fused'), None)
+    fused = (fused_name, known[fused_name]['folder']) if fused_name else None
+    return qualitative_figure(
+        os.path.join(out_dir, f'figure_{dataset}.png'), samples, kinds, predictions, fused,
+        options.split, title=f'{DATASETS.get(dataset, dataset)} test images: predictions of '
+        f'{display_name(segmenter)} trained on each source')

@@ -1,0 +1,124 @@
+"""Input sources of the benchmark: which image a segmenter sees for each labelled sample.
+
+A source is ``ir`` (the infrared image, replicated to three channels), ``vi`` (the visible
+image), or a named folder of fused images, ``NAME=DIR``: ours from ``tools/fuse.py`` or another
+method's published results.  Labels always come from the original dataset, never from the
+fused folder.
+
+Fused folders come in several layouts; for each split the first of these folders that holds
+an image for **every** stem of the split is used (:data:`FUSED_CANDIDATES`)::
+
+    DIR/<split>/fused/<stem>.png    what tools/fuse.py writes for the MSRS layout
+    DIR/<split>/<stem>.png          per-split results folders
+    DIR/fused/<stem>.png
+    DIR/images/<stem>.png
+    DIR/<stem>.png                  a flat folder of results named by stem (most methods)
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from ..data.io import DataError, IMAGE_EXTENSIONS
+
+#: Single-modality sources and what they read.
+SINGLE_SOURCES = {'ir': 'infrared (replicated to 3 channels)', 'vi': 'visible'}
+#: Sub-folders searched, in order, for the fused images of a split ('{split}' is replaced).
+FUSED_CANDIDATES = ('{split}/fused', '{split}', 'fused', 'images', '.')
+_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]*$')
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input source.
+
+    Attributes:
+        name: the label used in results and tables (``ir``, ``vi``, ``psfusion``, ...).
+        kind: ``'ir'``, ``'vi'`` or ``'fused'``.
+        folder: the fused-image folder (``kind == 'fused'`` only).
+    """
+    name: str
+    kind: str
+    folder: Optional[str] = None
+
+    @property
+    def is_fused(self) -> bool:
+        return self.kind == 'fused'
+
+
+def parse_source(text: str) -> Source:
+    """Parse ``ir``, ``vi`` or ``NAME=DIR`` (the folder must exist)."""
+    text = text.strip()
+    if text in SINGLE_SOURCES:
+        return Source(text, text)
+    if '=' not in text:
+        raise ValueError(f'unknown source {text!r}: use ir, vi, or NAME=DIR for a folder of '
+                         f'fused images (e.g. psfusion=work_dirs/fused/msrs)')
+    name, folder = (part.strip() for part in text.split('=', 1))
+    if name in SINGLE_SOURCES:
+        raise ValueError(f'source name {name!r} is reserved for the {SINGLE_SOURCES[name]} '
+                         f'images; give the fused folder another name')
+    if not _NAME.match(name):
+        raise ValueError(f'source name {name!r}: use letters, digits, "_", "-", "+" or "."')
+    if not folder:
+        raise ValueError(f'source {name!r}: no folder after "="')
+    if not os.path.isdir(folder):
+        raise DataError(f'{folder}: fused-image folder of source {name!r} not found.')
+    return Source(name, 'fused', os.path.abspath(folder))
+
+
+def parse_sources(text: str) -> list[Source]:
+    """Parse a comma-separated source list; names must be unique."""
+    sources = [parse_source(part) for part in text.split(',') if part.strip()]
+    if not sources:
+        raise ValueError('no source given: use e.g. --sources ir,vi,psfusion=DIR')
+    names = [source.name for source in sources]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f'source name(s) given twice: {", ".join(duplicates)}')
+    return sources
+
+
+def _images_by_stem(folder: str) -> dict[str, str]:
+    if not os.path.isdir(folder):
+        return {}
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        stem, ext = os.path.splitext(name)
+        if ext.lower() in IMAGE_EXTENSIONS and not name.startswith('.'):
+            found.setdefault(stem, os.path.join(folder, name))
+    return found
+
+
+def resolve_fused_images(root: str, split: str, stems: Sequence[str]) -> dict[str, str]:
+    """Map every stem of a split to its fused image under ``root`` (see the module docstring).
+
+    Raises:
+        DataError: when no candidate folder holds all the stems; the message names the
+            missing stem(s) and the folder that came closest.
+    """
+    if not os.path.isdir(root):
+        raise DataError(f'{root}: fused-image folder not found.')
+    searched, best = [], None
+    for pattern in FUSED_CANDIDATES:
+        folder = os.path.normpath(os.path.join(root, pattern.format(split=split)))
+        if folder in searched:
+            continue
+        searched.append(folder)
+        images = _images_by_stem(folder)
+        missing = [stem for stem in stems if stem not in images]
+        if not missing:
+            return {stem: images[stem] for stem in stems}
+        if images and (best is None or len(missing) < len(best[1])):
+            best = (folder, missing)
+    if best is None:
+        raise DataError(f'{root}: no fused images for split {split!r}; searched '
+                        f'{", ".join(searched)}.')
+    folder, missing = best
+    shown = ', '.join(missing[:10]) + (f' ... ({len(missing)} in all)'
+                                       if len(missing) > 10 else '')
+    raise DataError(f'fused image for {shown} of split {split!r} not found in {folder} (the '
+                    f'closest of: {", ".join(searched)}). Fuse every image of the split, or '
+                    f'name the folder that holds them.')

@@ -1,0 +1,73 @@
+"""Per-source normalisation statistics, computed on the training split only and cached.
+
+Each source gets its own mean and standard deviation per channel (RGB order, 0-255 scale, as
+mmseg's ``SegDataPreProcessor`` expects them), over every pixel of every **training** image as
+the segmenter reads it (infrared replicated to 3 channels).  The authors' scripts also used the
+test images; this does not.
+
+The cache file is named by a fingerprint of the image list (paths, sizes, modification times)
+and the image kinds, so adding, removing or rewriting an image recomputes the statistics.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .transforms import read_source_rgb
+
+
+def fingerprint(items: Sequence[dict]) -> str:
+    """A hash of ``(img_path, img_kind, size, mtime)`` of every sample."""
+    digest = hashlib.sha256()
+    for item in items:
+        stat = os.stat(item['img_path'])
+        digest.update(f"{os.path.abspath(item['img_path'])}|{item.get('img_kind', 'vi')}|"
+                      f'{stat.st_size}|{stat.st_mtime_ns}\n'.encode())
+    return digest.hexdigest()
+
+
+def compute_mean_std(items: Sequence[dict]) -> tuple[list[float], list[float]]:
+    """Channel mean and (population) std in RGB order over all pixels of ``items``."""
+    if not items:
+        raise ValueError('no training images to compute the source statistics from')
+    total = np.zeros(3)
+    total_sq = np.zeros(3)
+    count = 0
+    for item in items:
+        rgb = read_source_rgb(item['img_path'], item.get('img_kind', 'vi')).reshape(-1, 3)
+        rgb = rgb.astype(np.float64)
+        total += rgb.sum(0)
+        total_sq += np.square(rgb).sum(0)
+        count += rgb.shape[0]
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - np.square(mean), 0.0))
+    std = np.maximum(std, 1e-3)  # a constant channel must not divide by zero
+    return [round(float(v), 4) for v in mean], [round(float(v), 4) for v in std]
+
+
+def source_statistics(items: Sequence[dict], cache_dir: Optional[str] = None) -> dict:
+    """Mean/std of the training samples ``items`` (``img_path``/``img_kind`` dicts), cached.
+
+    Returns ``{'mean': [r, g, b], 'std': [r, g, b], 'images': n, 'fingerprint': hash}``.
+    """
+    key = fingerprint(items)
+    path = os.path.join(cache_dir, f'stats-{key[:16]}.json') if cache_dir else None
+    if path and os.path.isfile(path):
+        with open(path, encoding='utf-8') as handle:
+            cached = json.load(handle)
+        if cached.get('fingerprint') == key:
+            return cached
+    mean, std = compute_mean_std(items)
+    stats = dict(mean=mean, std=std, images=len(items), fingerprint=key)
+    if path:
+        os.makedirs(cache_dir, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=cache_dir, suffix='.tmp')
+        with os.fdopen(handle, 'w', encoding='utf-8') as out:
+            json.dump(stats, out, indent=2)
+        os.replace(tmp, path)
+    return stats

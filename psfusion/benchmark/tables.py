@@ -1,0 +1,369 @@
+"""The paper's tables from the results store: Table 1 and Table 2 layouts, Table 5, complexity.
+
+All tables are built as pandas DataFrames of numbers (:class:`Cell`: mean, std, count, and
+whether the value is ours or reported), then rendered as Markdown, CSV or LaTeX:
+
+* **Table 1 layout** (MSRS in the paper): one row per (class, segmenter), one column per source;
+  reported columns (``<method> (reported)``) beside ours.
+* **Table 2 layout** (MFNet in the paper): one row per (source, segmenter), one column per class,
+  plus mIoU and the complexity of the pipeline (fusion network + segmenter); reported rows
+  (feature-level methods, the paper's own numbers) below ours, marked ``reported``.
+* **Table 5**: the fusion network's own semantic head against a segmenter on its fused images.
+* **Complexity**: parameters and FLOPs of each segmenter alone, with each fusion network in
+  front, and the two-backbone cost of feature-level fusion (the paper's Figure 3 argument).
+
+Several seeds give ``mean +- std`` (sample standard deviation).  The best and second best of
+**our** values are highlighted (per row in Table 1, per column in Table 2; Markdown: bold and
+italics, LaTeX: bold and underline); reported values are never highlighted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..data.labels import CLASSES
+from .catalog import SEGMENTERS, TTA_SUFFIX, display_name
+from .reported import ReportedRow, reported_rows
+from .results import METRIC_COLUMNS, latest_results
+
+#: Display names of the classes (the paper's spelling) and of the single-modality sources.
+CLASS_TITLES = dict(zip(CLASSES, ('Background', 'Car', 'Person', 'Bike', 'Curve', 'Car Stop',
+                                  'Guardrail', 'Color cone', 'Bump')))
+SOURCE_TITLES = {'ir': 'Infrared', 'vi': 'Visible'}
+#: Reported methods shown by default (besides every feature-level method).
+DEFAULT_REPORTED = ('Infrared', 'Visible', 'SeAFusion', 'PSFusion')
+FORMATS = ('md', 'csv', 'tex')
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table value: mean over seeds (percent, or a count), std, number of seeds."""
+    mean: float
+    std: float = math.nan
+    n: int = 1
+    reported: bool = False
+
+    def text(self, digits: int = 2) -> str:
+        if self.mean is None or math.isnan(self.mean):
+            return '-'
+        text = f'{self.mean:.{digits}f}'
+        if self.n > 1 and not math.isnan(self.std):
+            text += f' ± {self.std:.{digits}f}'
+        return text
+
+
+def source_title(source: str) -> str:
+    return SOURCE_TITLES.get(source, source)
+
+
+# ----------------------------------------------------------------------------------------
+# Aggregation
+# ----------------------------------------------------------------------------------------
+def summarize(frame: pd.DataFrame, dataset: str) -> dict:
+    """``{(segmenter, source): {metric: Cell}}`` over the seeds of the latest rows."""
+    frame = latest_results(frame)
+    frame = frame[frame['dataset'].astype(str) == dataset]
+    summary = {}
+    for (segmenter, source), group in frame.groupby(['segmenter', 'source'], sort=False):
+        cells = {}
+        for metric in METRIC_COLUMNS + ('params', 'flops'):
+            values = pd.to_numeric(group[metric], errors='coerce').to_numpy(dtype=float)
+            finite = values[~np.isnan(values)]
+            if finite.size == 0:
+                cells[metric] = Cell(math.nan, n=0)
+            else:
+                std = float(finite.std(ddof=1)) if finite.size > 1 else math.nan
+                cells[metric] = Cell(float(finite.mean()), std, int(finite.size))
+        summary[(str(segmenter), str(source))] = cells
+    return summary
+
+
+def ordered_segmenters(keys: Iterable[str]) -> list[str]:
+    """Catalogue order (then TTA variants, then unknown names)."""
+    keys = list(dict.fromkeys(keys))
+    order = list(SEGMENTERS)
+    return sorted(keys, key=lambda k: (order.index(k.replace(TTA_SUFFIX, ''))
+                                       if k.replace(TTA_SUFFIX, '') in order else len(order),
+                                       k.endswith(TTA_SUFFIX), k))
+
+
+def ordered_sources(keys: Iterable[str]) -> list[str]:
+    """``ir``, ``vi``, then fused sources in the order given."""
+    keys = list(dict.fromkeys(keys))
+    return [k for k in ('ir', 'vi') if k in keys] + [k for k in keys if k not in ('ir', 'vi')]
+
+
+def select_reported(dataset: str, methods: Optional[Sequence[str]] = DEFAULT_REPORTED,
+                    tables: Sequence[str] = ('table1', 'table2', 'later')) -> list[ReportedRow]:
+    """Reported rows to show: the named methods plus every feature-level one (``methods=None``:
+    all; an empty list: none)."""
+    rows = [row for row in reported_rows(dataset) if row.table in tables]
+    if methods is None:
+        return rows
+    if not methods:
+        return []
+    return [row for row in rows if row.method in methods or row.kind == 'feature-level']
+
+
+# ----------------------------------------------------------------------------------------
+# The tables, as DataFrames of Cells
+# ----------------------------------------------------------------------------------------
+def table1(summary: Mapping, reported: Sequence[ReportedRow] = ()) -> pd.DataFrame:
+    """Rows (class, segmenter), columns: our sources, then ``<method> (reported)``."""
+    segmenters = ordered_segmenters(seg for seg, _ in summary)
+    sources = ordered_sources(src for _, src in summary)
+    reported_methods = list(dict.fromkeys(row.method for row in reported
+                                          if row.segmenter in segmenters and row.iou))
+    index, data = [], []
+    for metric in list(CLASSES) + ['mIoU']:
+        for seg in segmenters:
+            index.append((CLASS_TITLES.get(metric, metric), display_name(seg)))
+            values = [summary.get((seg, src), {}).get(metric) for src in sources]
+            for method in reported_methods:
+                match = [row for row in reported if row.method == method
+                         and row.segmenter == seg]
+                value = None
+                if match:
+                    value = (match[0].miou if metric == 'mIoU'
+                             else match[0].per_class()[metric])
+                values.append(Cell(value, reported=True) if value is not None else None)
+            data.append(values)
+    columns = [source_title(src) for src in sources] + [f'{m} (reported)'
+                                                        for m in reported_methods]
+    frame = pd.DataFrame(data, index=pd.MultiIndex.from_tuples(index, names=['Class',
+                                                                             'Segmenter']),
+                         columns=columns)
+    return frame.dropna(axis=1, how='all')
+
+
+def table2(summary: Mapping, reported: Sequence[ReportedRow] = (),
+           complexity: Optional[Mapping] = None) -> pd.DataFrame:
+    """Rows (method, segmenter, kind), columns: the classes, mIoU, Params (M), GFLOPs.
+
+    ``complexity`` maps ``(segmenter, source)`` to ``(params, flops)`` of the whole pipeline
+    (see :func:`pipeline_complexity`); missing pipelines stay blank.
+    """
+    complexity = complexity or {}
+    segmenters = ordered_segmenters(seg for seg, _ in summary)
+    sources = ordered_sources(src for _, src in summary)
+    index, data = [], []
+    for src in sources:
+        for seg in segmenters:
+            cells = summary.get((seg, src))
+            if cells is None:
+                continue
+            index.append((source_title(src), display_name(seg), 'ours'))
+            params, flops = complexity.get((seg, src), (None, None))
+            data.append([cells[m] for m in CLASSES] + [cells['mIoU']] + [
+                Cell(params / 1e6) if params is not None else None,
+                Cell(flops / 1e9) if flops is not None else None
+            ])
+    for row in reported:
+        index.append((row.method, display_name(row.segmenter), 'reported'))
+        per_class = row.per_class()
+        data.append([Cell(per_class[c], reported=True) if per_class[c] is not None else None
+                     for c in CLASSES] + [Cell(row.miou, reported=True), None, None])
+    columns = [CLASS_TITLES[c] for c in CLASSES] + ['mIoU', 'Params (M)', 'GFLOPs']
+    return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(
+        index, names=['Method', 'Segmenter', 'Kind']), columns=columns)
+
+
+def table5(summary: Mapping, fusion_source: str, head_metrics: Optional[Mapping] = None,
+           reported: Sequence[ReportedRow] = ()) -> pd.DataFrame:
+    """The fusion network's semantic head (``head_metrics``, from
+    :func:`~psfusion.metrics.segmentation.evaluate_label_pairs`) against each segmenter on its
+    fused images, plus the paper's Table 5 when given."""
+    index, data = [], []
+    if head_metrics is not None:
+        index.append((f'{fusion_source}: direct segmentation (semantic head)', 'ours'))
+        data.append([Cell(head_metrics[f'IoU.{c}']) for c in CLASSES] +
+                    [Cell(head_metrics['mIoU'])])
+    for seg in ordered_segmenters(seg for seg, src in summary if src == fusion_source):
+        cells = summary[(seg, fusion_source)]
+        index.append((f'{fusion_source} + {display_name(seg)}', 'ours'))
+        data.append([cells[c] for c in CLASSES] + [cells['mIoU']])
+    for row in reported:
+        name = ('PSFusion: direct segmentation (semantic head)' if row.kind == 'semantic head'
+                else f'{row.method} + {display_name(row.segmenter)}')
+        index.append((name, 'reported'))
+        data.append([Cell(v, reported=True) for v in row.iou] + [Cell(row.miou,
+                                                                     reported=True)])
+    columns = [CLASS_TITLES[c] for c in CLASSES] + ['mIoU']
+    return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(index, names=['Method', 'Kind']),
+                        columns=columns)
+
+
+def read_manifest_complexity(folder: Optional[str]) -> tuple[Optional[int], Optional[int]]:
+    """``(params, flops)`` of a fusion network from ``folder/manifest.json`` (None if absent)."""
+    if not folder:
+        return None, None
+    path = os.path.join(folder, 'manifest.json')
+    if not os.path.isfile(path):
+        return None, None
+    with open(path, encoding='utf-8') as handle:
+        manifest = json.load(handle)
+
+    def number(key):
+        value = manifest.get(key)
+        return int(value) if isinstance(value, (int, float)) and not isinstance(
+            value, bool) else None
+
+    return number('params'), number('flops')
+
+
+def _segmenter_complexity(complexity: Mapping, segmenter: str) -> Optional[dict]:
+    base = segmenter.replace(TTA_SUFFIX, '')
+    for key, value in complexity.items():
+        if key.split('@')[0] == base:
+            return value
+    return None
+
+
+def pipeline_complexity(summary: Mapping, complexity: Mapping,
+                        fusion: Mapping[str, tuple]) -> dict:
+    """``{(segmenter, source): (params, flops)}`` of segmenter plus fusion network.
+
+    ``complexity`` is the work folder's ``complexity.json``; ``fusion`` maps a fused source to
+    the ``(params, flops)`` of its network; a fused source whose network is unknown (not in
+    ``fusion``, or Nones) stays blank.
+    """
+    out = {}
+    for seg, src in summary:
+        info = _segmenter_complexity(complexity, seg)
+        if info is None:
+            continue
+        params, flops = info['params'], info['flops']
+        if src not in SOURCE_TITLES:  # a fused source: add its network, if known
+            f_params, f_flops = fusion.get(src, (None, None))
+            if f_params is None or f_flops is None:
+                continue
+            params, flops = params + f_params, flops + f_flops
+        out[(seg, src)] = (params, flops)
+    return out
+
+
+def complexity_table(complexity: Mapping, fusion: Mapping[str, tuple],
+                     segmenters: Sequence[str]) -> pd.DataFrame:
+    """Per segmenter: alone, behind each fusion network, and as a two-backbone feature-level
+    network (segmenter + a second backbone: a lower bound, fusion modules not counted)."""
+    index, data = [], []
+    for seg in ordered_segmenters(s.replace(TTA_SUFFIX, '') for s in segmenters):
+        info = _segmenter_complexity(complexity, seg)
+        if info is None:
+            continue
+        h, w = info.get('input_hw', (None, None))
+        name = display_name(seg)
+        rows = [(f'{name} alone', info['params'], info['flops'])]
+        for source, (f_params, f_flops) in fusion.items():
+            if f_params is None or f_flops is None:
+                rows.append((f'{source} + {name} (image-level fusion)', None, None))
+            else:
+                rows.append((f'{source} + {name} (image-level fusion)',
+                             info['params'] + f_params, info['flops'] + f_flops))
+        rows.append((f'two {name} backbones + head (feature-level fusion, lower bound)',
+                     info['params'] + info['backbone_params'],
+                     info['flops'] + info['backbone_flops']))
+        for label, params, flops in rows:
+            index.append((label, f'{h}x{w}'))
+            data.append([Cell(params / 1e6) if params is not None else None,
+                         Cell(flops / 1e9) if flops is not None else None])
+    return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(
+        index, names=['Pipeline', 'Input (HxW)']), columns=['Params (M)', 'GFLOPs'])
+
+
+# ----------------------------------------------------------------------------------------
+# Highlighting and rendering
+# ----------------------------------------------------------------------------------------
+def rank_marks(frame: pd.DataFrame, axis: str, columns: Optional[Sequence[str]] = None
+               ) -> pd.DataFrame:
+    """``'best'``/``'second'`` marks for our cells, per row (``axis='row'``) or per column.
+
+    Ties share the mark; ``columns`` limits which columns take part (e.g. not complexity).
+    """
+    marks = pd.DataFrame('', index=frame.index, columns=frame.columns)
+    columns = list(columns) if columns is not None else list(frame.columns)
+
+    def mark(labels: list) -> None:
+        values = {}
+        for label in labels:
+            cell = frame.at[label]
+            if isinstance(cell, Cell) and not cell.reported and not math.isnan(cell.mean):
+                values[label] = round(cell.mean, 6)
+        distinct = sorted(set(values.values()), reverse=True)
+        for label, value in values.items():
+            if len(values) > 1 and value == distinct[0]:
+                marks.at[label] = 'best'
+            elif len(values) > 2 and len(distinct) > 1 and value == distinct[1]:
+                marks.at[label] = 'second'
+
+    if axis == 'row':
+        for row in frame.index:
+            mark([(row, column) for column in columns])
+    else:
+        for column in columns:
+            mark([(row, column) for row in frame.index])
+    return marks
+
+
+_MARKUP = {
+    'md': {'best': '**{}**', 'second': '_{}_', '': '{}'},
+    'tex': {'best': r'\textbf{{{}}}', 'second': r'\underline{{{}}}', '': '{}'},
+    'csv': {'best': '{}', 'second': '{}', '': '{}'},
+}
+
+
+def cell_texts(frame: pd.DataFrame, marks: Optional[pd.DataFrame], fmt: str) -> pd.DataFrame:
+    """Text of every cell in a format, with highlights; blank for missing values."""
+    def text(row, column):
+        cell = frame.at[row, column]
+        if not isinstance(cell, Cell):
+            return ''
+        value = cell.text()
+        if fmt == 'tex':
+            value = value.replace('±', r'$\pm$')
+        mark = marks.at[row, column] if marks is not None else ''
+        return _MARKUP[fmt][mark].format(value) if value != '-' else value
+
+    return pd.DataFrame([[text(r, c) for c in frame.columns] for r in frame.index],
+                        index=frame.index, columns=frame.columns)
+
+
+def _escape_tex(text: str) -> str:
+    return text.replace('_', r'\_').replace('&', r'\&').replace('%', r'\%').replace('#', r'\#')
+
+
+def render(frame: pd.DataFrame, marks: Optional[pd.DataFrame], fmt: str,
+           caption: str = '') -> str:
+    """Render a table (index levels become the first columns) as md, csv or tex."""
+    if fmt not in FORMATS:
+        raise ValueError(f'unknown format {fmt!r}; valid: {", ".join(FORMATS)}')
+    texts = cell_texts(frame, marks, fmt)
+    names = [str(n) for n in frame.index.names]
+    header = names + [str(c) for c in frame.columns]
+    rows = [[str(v) for v in (label if isinstance(label, tuple) else (label, ))] +
+            list(texts.loc[label]) for label in frame.index]
+    if fmt == 'csv':
+        return pd.DataFrame(rows, columns=header).to_csv(index=False)
+    if fmt == 'md':
+        lines = ([f'*{caption}*', ''] if caption else [])
+        lines.append('| ' + ' | '.join(header) + ' |')
+        lines.append('|' + '|'.join(['---'] * len(names) + ['--:'] * len(frame.columns)) + '|')
+        lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+        return '\n'.join(lines) + '\n'
+    spec = 'l' * len(names) + 'r' * len(frame.columns)
+    lines = [r'\begin{table}[t]', r'\centering']
+    if caption:
+        lines.append(r'\caption{' + _escape_tex(caption) + '}')
+    lines += [r'\begin{tabular}{' + spec + '}', r'\hline',
+              ' & '.join(_escape_tex(h) for h in header) + r' \\', r'\hline']
+    for row in rows:
+        cells = [_escape_tex(v) for v in row[:len(names)]] + row[len(names):]
+        lines.append(' & '.join(cells) + r' \\')
+    lines += [r'\hline', r'\end{tabular}', r'\end{table}']
+    return '\n'.join(lines) + '\n'

@@ -1,0 +1,346 @@
+"""Write a fused dataset: every pair of a source dataset through a trained PSFusion model.
+
+Output rule (the benchmark reads ``OUT`` as a drop-in source laid out like the source):
+
+=========  =================================================  =====================================
+layout     fused images                                       carried over
+=========  =================================================  =====================================
+msrs       ``OUT/<split>/fused/<stem>.png``                   ``OUT/<split>/<label dir>/`` (same
+                                                              name as the source's), ``OUT/*.txt``
+mfnet      ``OUT/fused/<stem>.png``                           ``OUT/labels/``, ``OUT/*.txt``
+folders    ``OUT/fused/<stem>.png``                           ``OUT/<label dir>/`` if given
+=========  =================================================  =====================================
+
+With ``save_seg`` the semantic head's class ids go to ``seg_pred/`` beside ``fused/`` (uint8
+PNG, like the labels).  Images keep their stem; they are always PNG (lossless), whatever the
+source format.  Each image is padded (reflect) to a multiple of 32, fused, and cropped back: no
+resizing.  Colour: fused Y + the visible image's Cb/Cr (BT.601), rounded to uint8.
+
+Every file is written to a temporary name and renamed, and recorded with its SHA-256 in
+``OUT/manifest.json`` (also rewritten atomically) together with the config, the checkpoint's
+hash and the code version.  Rerunning the same command after an interruption skips the files the
+manifest lists (their checksums verified) and writes the rest; rerunning with another model or
+source into the same ``OUT`` is refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import os.path as osp
+import resource
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from PIL import Image
+from torch.utils.data import DataLoader, Subset
+
+from . import __version__
+from .color import merge_luma
+from .data import FolderPairDataset, MFNetDataset, MSRSDataset
+from .data.datasets import MSRS_LABEL_DIRS
+from .engine.checkpoint import load_checkpoint_weights_only
+from .models.inference import prepare_for_inference
+from .registry import MODELS
+
+LAYOUTS = ('msrs', 'mfnet', 'folders')
+MANIFEST = 'manifest.json'
+MANIFEST_FORMAT = 'psfusion-fused-dataset/1'
+SOURCE_PIPELINE = [dict(type='LoadFusionPair'), dict(type='PackFusionInputs')]
+
+
+class FusingError(RuntimeError):
+    """A problem with the fusing run's inputs or output folder."""
+
+
+# --------------------------------------------------------------------------- small helpers
+def sha256_file(path: str, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write(path: str, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)``, then rename ``tmp_path`` to ``path`` (same folder)."""
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    tmp = osp.join(osp.dirname(path), f'.{osp.basename(path)}.tmp-{os.getpid()}')
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+
+
+def save_png(array: np.ndarray, path: str) -> None:
+    """Write a uint8 image atomically as PNG (format fixed: temporary names have no suffix)."""
+    atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format='PNG'))
+
+
+def code_version() -> dict:
+    """The package version and, when run from a git checkout, its commit (``-dirty`` when the
+    working tree has changes)."""
+    info = {'psfusion': __version__}
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    try:
+        commit = subprocess.run(['git', '-C', root, 'rev-parse', 'HEAD'], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(['git', '-C', root, 'status', '--porcelain', '--untracked-files=no'],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        info['git'] = commit + ('-dirty' if dirty else '')
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --------------------------------------------------------------------------- model
+def load_fusion_model(config: Union[str, Config], checkpoint: Optional[str],
+                      device: str = 'cpu', seed: int = 0) -> tuple[torch.nn.Module, dict]:
+    """Build the config's model and load ``checkpoint`` weights-only (``None`` / ``'none'``:
+    random weights from ``seed``, for timing and tests).  Returns the model (train mode,
+    untouched otherwise) and a description for the manifest."""
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    model_cfg = cfg.model.copy()
+    model_cfg.backbone_pretrained = None  # the checkpoint (or nothing) sets every weight
+    torch.manual_seed(seed)
+    model = MODELS.build(model_cfg)
+    info = {'config': cfg.filename, 'model': json.loads(json.dumps(cfg.model.to_dict(),
+                                                                   default=str))}
+    if checkpoint and checkpoint.lower() != 'none':
+        state = load_checkpoint_weights_only(checkpoint)
+        state = state.get('state_dict', state)
+        state = {k[len('module.'):] if k.startswith('module.') else k: v
+                 for k, v in state.items()}
+        model.load_state_dict(state, strict=True)
+        info['checkpoint'] = {'path': osp.abspath(checkpoint), 'sha256': sha256_file(checkpoint)}
+    else:
+        info['checkpoint'] = {'path': None, 'sha256': None, 'random_seed': seed}
+    return model.to(device), info
+
+
+# --------------------------------------------------------------------------- source / output
+def build_source(src: str, layout: str, split: Optional[str] = None,
+                 ir_dir: str = 'ir', vi_dir: str = 'vi', label_dir: Optional[str] = None):
+    """The source dataset (images only: labels are copied, not read) of one layout."""
+    if layout == 'msrs':
+        return MSRSDataset(data_root=src, split=split or 'test', with_label=False,
+                           pipeline=SOURCE_PIPELINE)
+    if layout == 'mfnet':
+        return MFNetDataset(data_root=src, split=split, with_label=False,
+                            pipeline=SOURCE_PIPELINE)
+    if layout == 'folders':
+        return FolderPairDataset(data_root=src, ir_dir=ir_dir, vi_dir=vi_dir,
+                                 pipeline=SOURCE_PIPELINE)
+    raise FusingError(f'unknown layout {layout!r}; use one of {LAYOUTS}')
+
+
+def output_dir(layout: str, split: Optional[str], kind: str = 'fused') -> str:
+    """Folder (relative to OUT) of the fused images (``kind='fused'``) or predictions
+    (``'seg_pred'``)."""
+    return osp.join(split or 'test', kind) if layout == 'msrs' else kind
+
+
+def carried_files(src: str, layout: str, split: Optional[str], stems: Iterable[str],
+                  label_dir: Optional[str] = None) -> dict[str, str]:
+    """Files copied unchanged: relative output path -> source path (labels of the fused stems,
+    the root's split files)."""
+    files = {}
+    stems = set(stems)
+    label_folder = None
+    if layout == 'msrs':
+        split_dir = osp.join(src, split or 'test')
+        name = next((n for n in MSRS_LABEL_DIRS if osp.isdir(osp.join(split_dir, n))), None)
+        if name:
+            label_folder = (osp.join(split_dir, name), osp.join(split or 'test', name))
+    elif layout == 'mfnet' and osp.isdir(osp.join(src, 'labels')):
+        label_folder = (osp.join(src, 'labels'), 'labels')
+    elif layout == 'folders' and label_dir:
+        label_folder = (osp.join(src, label_dir), label_dir)
+    if label_folder:
+        for name in sorted(os.listdir(label_folder[0])):
+            if osp.splitext(name)[0] in stems:
+                files[osp.join(label_folder[1], name)] = osp.join(label_folder[0], name)
+    if layout in ('msrs', 'mfnet'):
+        for name in sorted(os.listdir(src)):
+            if name.endswith('.txt') and osp.isfile(osp.join(src, name)):
+                files[name] = osp.join(src, name)
+    return files
+
+
+# --------------------------------------------------------------------------- manifest
+def _identity(header: dict) -> dict:
+    """What must match for a rerun to continue a folder (not the checkpoint's location)."""
+    ckpt = header.get('checkpoint') or {}
+    return dict(format=header.get('format'), layout=header.get('layout'),
+                split=header.get('split'), source=header.get('source'),
+                model=header.get('model'), checkpoint=ckpt.get('sha256'),
+                seed=ckpt.get('random_seed'))
+
+
+@dataclass
+class Manifest:
+    """``OUT/manifest.json``: what produced the folder, and every finished file's checksum."""
+    path: str
+    header: dict
+    files: dict = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, out: str, header: dict) -> 'Manifest':
+        """Load the manifest of ``out`` (resuming) or start one.  Refuses a folder written by a
+        different model, checkpoint, source or layout."""
+        path = osp.join(out, MANIFEST)
+        if not osp.isfile(path):
+            return cls(path, header)
+        with open(path, encoding='utf-8') as handle:
+            old = json.load(handle)
+        changed = [k for k, v in _identity(header).items() if _identity(old).get(k) != v]
+        if changed:
+            raise FusingError(
+                f'{out} already holds a fused dataset made with different {", ".join(changed)} '
+                f'(see {path}). Use another --out, or delete the folder to start over.')
+        return cls(path, header, old.get('files', {}))
+
+    def done(self, out: str, rel: str) -> bool:
+        """True when ``rel`` is recorded and the file on disk still has its checksum."""
+        entry = self.files.get(rel)
+        full = osp.join(out, rel)
+        return bool(entry) and osp.isfile(full) and sha256_file(full) == entry['sha256']
+
+    def record(self, out: str, rel: str, **extra) -> None:
+        self.files[rel] = dict(sha256=sha256_file(osp.join(out, rel)), **extra)
+
+    def save(self, complete: bool = False) -> None:
+        data = dict(self.header, complete=complete, files=dict(sorted(self.files.items())))
+        text = json.dumps(data, indent=1)
+        atomic_write(self.path, lambda tmp: open(tmp, 'w', encoding='utf-8').write(text))
+
+
+# --------------------------------------------------------------------------- the run
+@dataclass
+class FuseSummary:
+    written: int
+    skipped: int
+    seconds: float
+    pairs_per_second: float
+    peak_rss_mib: float
+    out: str
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """``C x H x W`` float in [0, 1] -> ``H x W x C`` (or ``H x W``) uint8, rounded."""
+    array = (image.float() * 255).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+    return array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
+
+
+@torch.inference_mode()
+def fuse_batch(model: torch.nn.Module, batch: dict, with_seg: bool,
+               channels_last: bool = True) -> list[dict]:
+    """Fuse one collated batch: per sample ``name``, ``fused`` (uint8 RGB) and ``seg``."""
+    data = model.data_preprocessor(batch, False)
+    ir, vi = data['inputs']['ir'], data['inputs']['vi']
+    if channels_last:
+        ir, vi = (t.contiguous(memory_format=torch.channels_last) for t in (ir, vi))
+    out = model.run(ir, vi, semantic=with_seg, fidelity=False)
+    rgb = merge_luma(out['fused'], vi)
+    results = []
+    for i, sample in enumerate(data['data_samples']):
+        h, w = sample.metainfo['img_shape']
+        item = dict(name=sample.metainfo['name'], fused=to_uint8(rgb[i, :, :h, :w]))
+        if with_seg and 'semantic' in out:
+            item['seg'] = out['semantic'][i, :, :h, :w].argmax(0).to(torch.uint8).cpu().numpy()
+        results.append(item)
+    return results
+
+
+def fuse_dataset(config: Union[str, Config], checkpoint: Optional[str], src: str, layout: str,
+                 out: str, split: Optional[str] = 'test', save_seg: bool = False,
+                 batch_size: int = 1, device: str = 'cpu', optimise: bool = True,
+                 progress: bool = True, limit: Optional[int] = None,
+                 folder_dirs: Optional[dict] = None) -> FuseSummary:
+    """Fuse every pair of ``src`` into ``out`` (see the module doc for the layout rule).
+
+    Args:
+        config, checkpoint: the model (``checkpoint`` ``None``/``'none'``: random weights).
+        src, layout, split: the source dataset (``split`` is ignored for ``folders``; for
+            ``mfnet`` ``None`` means every image).
+        save_seg: also write the semantic head's predictions.
+        optimise: fold BatchNorms and use channels-last tensors (same results up to float
+            rounding); ``False`` runs the eager training-form network.
+        limit: fuse only the first ``limit`` pairs (timing).
+        folder_dirs: ``ir_dir`` / ``vi_dir`` / ``label_dir`` for the ``folders`` layout.
+    """
+    if layout not in LAYOUTS:
+        raise FusingError(f'unknown layout {layout!r}; use one of {LAYOUTS}')
+    split = None if layout == 'folders' else split
+    folder_dirs = folder_dirs or {}
+    dataset = build_source(src, layout, split, **folder_dirs)
+    model, model_info = load_fusion_model(config, checkpoint, device)
+    if optimise:
+        prepare_for_inference(model, channels_last=True)
+    else:
+        model.eval()
+    if save_seg and getattr(model, 's2p2', None) is None:
+        raise FusingError('--save-seg needs a model with the semantic head (with_s2p2=True)')
+
+    header = dict(format=MANIFEST_FORMAT, layout=layout, split=split, source=osp.abspath(src),
+                  **model_info, code_version=code_version(),
+                  colour='fused Y + visible CbCr (BT.601), rounded to uint8',
+                  geometry='reflect-padded to a multiple of 32, cropped back; no resizing')
+    os.makedirs(out, exist_ok=True)
+    manifest = Manifest.open(out, header)
+    fused_dir, seg_dir = output_dir(layout, split), output_dir(layout, split, 'seg_pred')
+
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    stems = [dataset.get_data_info(i)['name'] for i in range(count)]
+    for rel, source in carried_files(src, layout, split, stems,
+                                     folder_dirs.get('label_dir')).items():
+        if not manifest.done(out, rel):
+            atomic_write(osp.join(out, rel), lambda tmp, s=source: shutil.copyfile(s, tmp))
+            manifest.record(out, rel, source=source)
+
+    def finished(stem: str) -> bool:
+        return manifest.done(out, osp.join(fused_dir, f'{stem}.png')) and (
+            not save_seg or manifest.done(out, osp.join(seg_dir, f'{stem}.png')))
+
+    todo = [i for i, stem in enumerate(stems) if not finished(stem)]
+    manifest.save()
+    loader = DataLoader(Subset(dataset, todo), batch_size=batch_size, shuffle=False,
+                        num_workers=0, collate_fn=pseudo_collate)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(todo), unit='pair', desc=f'fusing into {out}', smoothing=0.1)
+    start = time.perf_counter()
+    for batch in loader:
+        for item in fuse_batch(model, batch, save_seg, channels_last=optimise):
+            rel = osp.join(fused_dir, f'{item["name"]}.png')
+            save_png(item['fused'], osp.join(out, rel))
+            manifest.record(out, rel)
+            if 'seg' in item:
+                rel_seg = osp.join(seg_dir, f'{item["name"]}.png')
+                save_png(item['seg'], osp.join(out, rel_seg))
+                manifest.record(out, rel_seg)
+        manifest.save()
+        if bar is not None:
+            bar.update(len(batch['data_samples']))
+    seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    manifest.save(complete=limit is None)
+    return FuseSummary(written=len(todo), skipped=len(stems) - len(todo), seconds=seconds,
+                       pairs_per_second=len(todo) / seconds if seconds > 0 else 0.0,
+                       peak_rss_mib=peak_rss_mib(), out=out)

@@ -1,0 +1,72 @@
+"""Source parsing and the resolution of fused-image folders."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from psfusion.benchmark.sources import Source, parse_source, parse_sources, \
+    resolve_fused_images
+from psfusion.data.io import DataError
+
+from ._data import save
+
+
+def _images(folder, stems):
+    for stem in stems:
+        save(folder / f'{stem}.png', np.zeros((4, 4), np.uint8))
+
+
+def test_parse_sources(tmp_path):
+    sources = parse_sources(f'ir, vi,psfusion={tmp_path}')
+    assert sources == [Source('ir', 'ir'), Source('vi', 'vi'),
+                       Source('psfusion', 'fused', str(tmp_path))]
+    assert sources[2].is_fused and not sources[0].is_fused
+
+
+@pytest.mark.parametrize('text, message', [
+    ('rgb', "unknown source 'rgb'"),
+    ('ir=somewhere', 'reserved'),
+    ('bad name=x', 'source name'),
+    ('x=', 'no folder'),
+])
+def test_parse_source_errors(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_source(text)
+
+
+def test_parse_source_missing_folder_and_duplicates(tmp_path):
+    with pytest.raises(DataError, match='nowhere.*not found'):
+        parse_source(f'seafusion={tmp_path}/nowhere')
+    with pytest.raises(ValueError, match='given twice: vi'):
+        parse_sources('vi,ir,vi')
+    with pytest.raises(ValueError, match='no source'):
+        parse_sources(' , ')
+
+
+@pytest.mark.parametrize('layout', ['test/fused', 'test', 'fused', 'images', '.'])
+def test_each_layout_is_found(tmp_path, layout):
+    _images(tmp_path / layout, ['00001D', '00002N'])
+    found = resolve_fused_images(str(tmp_path), 'test', ['00001D', '00002N'])
+    assert found == {s: os.path.normpath(str(tmp_path / layout / f'{s}.png'))
+                     for s in ['00001D', '00002N']}
+
+
+def test_first_complete_folder_wins(tmp_path):
+    _images(tmp_path / 'test' / 'fused', ['00001D'])  # incomplete: skipped
+    _images(tmp_path / 'test', ['00001D', '00002N'])
+    _images(tmp_path, ['00001D', '00002N'])
+    found = resolve_fused_images(str(tmp_path), 'test', ['00001D', '00002N'])
+    assert found['00002N'] == str(tmp_path / 'test' / '00002N.png')
+
+
+def test_missing_fused_image_names_stem_and_folder(tmp_path):
+    _images(tmp_path / 'test' / 'fused', ['00001D', '00002N'])
+    with pytest.raises(DataError) as info:
+        resolve_fused_images(str(tmp_path), 'test', ['00001D', '00002N', '00003D'])
+    message = str(info.value)
+    assert '00003D' in message and str(tmp_path / 'test' / 'fused') in message
+    assert '00001D' not in message.split('not found')[0]
+    with pytest.raises(DataError, match='no fused images'):
+        resolve_fused_images(str(tmp_path), 'train', ['00001D'])

@@ -1,0 +1,143 @@
+"""Tables from a results store with known values."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from psfusion.benchmark.report import TableOptions, build_tables, segmenter_summary
+from psfusion.benchmark.reported import reported_rows
+from psfusion.benchmark.results import append_result, read_results, row_from_metrics
+from psfusion.benchmark.tables import (Cell, complexity_table, pipeline_complexity, rank_marks,
+                                       render, select_reported, summarize, table1, table2,
+                                       table5)
+from psfusion.data.labels import CLASSES
+
+# (segmenter, source, seed) -> mIoU; every class IoU = mIoU + class index
+RUNS = {
+    ('segformer_b2', 'ir', 0): 60.0, ('segformer_b2', 'vi', 0): 62.0,
+    ('segformer_b2', 'psfusion', 0): 66.0, ('segformer_b2', 'psfusion', 1): 68.0,
+    ('segnext_b', 'ir', 0): 61.0, ('segnext_b', 'vi', 0): 64.0,
+    ('segnext_b', 'psfusion', 0): 63.0,
+}
+COMPLEXITY = {
+    'segformer_b2@480x640': dict(params=24_700_000, flops=60_000_000_000,
+                                 backbone_params=24_000_000, backbone_flops=40_000_000_000,
+                                 input_hw=[480, 640]),
+    'segnext_b@480x640': dict(params=27_600_000, flops=70_000_000_000,
+                              backbone_params=26_000_000, backbone_flops=50_000_000_000,
+                              input_hw=[480, 640]),
+}
+
+
+def _metrics(miou: float) -> dict:
+    metrics = {'mIoU': miou, 'mAcc': miou + 10}
+    for i, name in enumerate(CLASSES):
+        metrics[f'IoU.{name}'] = miou + i
+    return metrics
+
+
+@pytest.fixture()
+def store(tmp_path):
+    path = tmp_path / 'work' / 'results.csv'
+    for (seg, src, seed), miou in RUNS.items():
+        key = dict(dataset='msrs', segmenter=seg, source=src, seed=seed)
+        append_result(str(path), row_from_metrics(
+            key, _metrics(miou), params=COMPLEXITY[f'{seg}@480x640']['params'],
+            flops=COMPLEXITY[f'{seg}@480x640']['flops'], seconds=1.0, config_hash='h'))
+    fused = tmp_path / 'fused'
+    fused.mkdir()
+    (fused / 'manifest.json').write_text(json.dumps(dict(params=1_000_000, flops=2 * 10**9)))
+    (path.parent / 'sources.json').write_text(json.dumps(dict(
+        dataset='msrs', data_root=str(tmp_path / 'no-data'), sources={
+            'ir': dict(kind='ir', folder=None), 'vi': dict(kind='vi', folder=None),
+            'psfusion': dict(kind='fused', folder=str(fused))})))
+    (path.parent / 'complexity.json').write_text(json.dumps(COMPLEXITY))
+    return path
+
+
+def test_summary_mean_and_std_over_seeds(store):
+    summary = summarize(read_results(str(store)), 'msrs')
+    cell = summary[('segformer_b2', 'psfusion')]['mIoU']
+    assert (cell.mean, cell.n) == (67.0, 2) and cell.std == pytest.approx(math.sqrt(2))
+    assert cell.text() == '67.00 ± 1.41'
+    assert summary[('segnext_b', 'vi')]['car'].text() == '65.00'
+    assert summarize(read_results(str(store)), 'mfnet') == {}
+
+
+def test_table1_layout_highlights_and_reported_columns(store):
+    summary = summarize(read_results(str(store)), 'msrs')
+    frame = table1(summary, select_reported('msrs'))
+    assert list(frame.columns[:3]) == ['Infrared', 'Visible', 'psfusion']
+    assert 'PSFusion (reported)' in frame.columns and 'SeAFusion (reported)' in frame.columns
+    assert frame.at[('mIoU', 'SegFormer-B2'), 'PSFusion (reported)'].mean == 79.63
+    assert frame.at[('Person', 'SegNeXt-Base'), 'Infrared'].mean == 63.0  # 61 + class 2
+    marks = rank_marks(frame, 'row', [c for c in frame.columns if 'reported' not in c])
+    assert marks.at[('mIoU', 'SegNeXt-Base'), 'Visible'] == 'best'
+    assert marks.at[('mIoU', 'SegNeXt-Base'), 'psfusion'] == 'second'
+    assert marks.at[('mIoU', 'SegNeXt-Base'), 'PSFusion (reported)'] == ''
+    md = render(frame, marks, 'md')
+    assert '| mIoU | SegFormer-B2 | 60.00 | _62.00_ | **67.00 ± 1.41** | ' in md
+
+
+def test_table2_layout_with_pipeline_complexity_and_reported_rows(store):
+    summary = summarize(read_results(str(store)), 'msrs')
+    fusion = {'psfusion': (1_000_000, 2 * 10**9)}
+    frame = table2(summary, select_reported('msrs'),
+                   pipeline_complexity(summary, COMPLEXITY, fusion))
+    ours = frame.xs('ours', level='Kind')
+    assert list(ours.index)[:2] == [('Infrared', 'SegFormer-B2'), ('Infrared', 'SegNeXt-Base')]
+    assert ours.at[('psfusion', 'SegFormer-B2'), 'Params (M)'].mean == pytest.approx(25.7)
+    assert ours.at[('psfusion', 'SegFormer-B2'), 'GFLOPs'].mean == pytest.approx(62.0)
+    assert ours.at[('Infrared', 'SegNeXt-Base'), 'GFLOPs'].mean == pytest.approx(70.0)
+    reported = frame.xs('reported', level='Kind')
+    assert reported.at[('PSFusion', 'SegNeXt-Base'), 'mIoU'].mean == 80.38
+    marks = rank_marks(frame, 'column', list(frame.columns[:-2]))
+    assert marks.at[('psfusion', 'SegFormer-B2', 'ours'), 'Bump'] == 'best'
+    assert marks.at[('PSFusion', 'SegNeXt-Base', 'reported'), 'mIoU'] == ''
+    csv = render(frame, marks, 'csv')
+    assert csv.splitlines()[0].startswith('Method,Segmenter,Kind,Background,Car,')
+    tex = render(frame, marks, 'tex', caption='Table 2')
+    assert r'\textbf{75.00 $\pm$ 1.41}' in tex and r'\caption{Table 2}' in tex
+
+
+def test_table5_and_complexity_table(store):
+    summary = summarize(read_results(str(store)), 'msrs')
+    head = _metrics(50.0)
+    frame = table5(summary, 'psfusion', head, reported_rows('msrs', 'table5'))
+    assert frame.index[0] == ('psfusion: direct segmentation (semantic head)', 'ours')
+    assert frame.iloc[0]['mIoU'].mean == 50.0
+    assert frame.loc[('psfusion + SegFormer-B2', 'ours'), 'mIoU'].mean == 67.0
+    assert frame.loc[('PSFusion + SegNeXt-Base', 'reported'), 'mIoU'].mean == 80.38
+    table = complexity_table(COMPLEXITY, {'psfusion': (1_000_000, 2 * 10**9),
+                                          'seafusion': (None, None)}, ['segnext_b'])
+    rows = {label: (p.mean if isinstance(p, Cell) else None)
+            for (label, _), p in table['Params (M)'].items()}
+    assert rows['SegNeXt-Base alone'] == pytest.approx(27.6)
+    assert rows['psfusion + SegNeXt-Base (image-level fusion)'] == pytest.approx(28.6)
+    assert rows['seafusion + SegNeXt-Base (image-level fusion)'] is None
+    assert rows['two SegNeXt-Base backbones + head (feature-level fusion, lower bound)'] == \
+        pytest.approx(53.6)
+
+
+def test_build_tables_writes_every_format(store, tmp_path):
+    out = tmp_path / 'tables'
+    written = build_tables(str(store), 'msrs', str(out),
+                           TableOptions(formats=['md', 'csv', 'tex'], figure=False))
+    assert {p.name for p in out.iterdir()} == {
+        f'{n}.{f}' for n in ('table1', 'table2', 'table5', 'complexity')
+        for f in ('md', 'csv', 'tex')} | {'table.md'}
+    document = (out / 'table.md').read_text()
+    assert '## Table 1 layout' in document and '## Complexity' in document
+    assert 'PSFusion (reported)' in document
+    assert written['table.md'] == str(out / 'table.md')
+    with pytest.raises(ValueError, match="unknown format 'pdf'"):
+        build_tables(str(store), 'msrs', str(out), TableOptions(formats=['pdf']))
+
+
+def test_segmenter_summary(store):
+    text = segmenter_summary(str(store), 'msrs', 'segnext_b')
+    assert text.startswith('SegNeXt-Base on MSRS')
+    assert '| Visible | SegNeXt-Base | ours | 64.00 |' in text.replace('**', '')
+    assert 'no results' in segmenter_summary(str(store), 'msrs', 'segnext_l')
