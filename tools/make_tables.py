@@ -36,7 +36,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--fusion-source', default='psfusion',
                         help='fused source whose semantic head Table 5 evaluates')
     parser.add_argument('--seg-pred', help='folder of semantic-head class-id PNGs (default: '
-                        '<fused folder>/test/seg_pred when it exists)')
+                        '<fused folder>/test/seg_pred or <fused folder>/seg_pred)')
     parser.add_argument('--no-figure', action='store_true', help='skip the qualitative figure')
     parser.add_argument('--figure-images', type=int, default=4)
     parser.add_argument('--figure-seg', help='segmenter whose predictions the figure shows')

@@ -23,6 +23,7 @@ from .figures import pick_stems, qualitative_figure
 from .reported import reported_rows
 from .results import find_result, latest_results, read_results
 from .runs import COMPLEXITY_FILE, SOURCES_FILE, prediction_dir
+from .sources import split_folder
 from .tables import (DEFAULT_REPORTED, FORMATS, complexity_table, ordered_segmenters,
                      ordered_sources, pipeline_complexity, rank_marks, read_manifest_complexity,
                      render, select_reported, source_title, summarize, table1, table2, table5)
@@ -38,7 +39,8 @@ class TableOptions:
             are always shown with a non-empty selection.
         fusion_source: the fused source whose network's semantic head Table 5 evaluates.
         seg_pred: folder of the semantic head's class-id PNGs; default
-            ``<fused folder>/test/seg_pred`` when it exists.
+            ``<fused folder>/test/seg_pred`` (MSRS layout) or ``<fused folder>/seg_pred``
+            (MFNet layout) when it exists.
         figure: draw the qualitative figure; ``figure_images`` rows, predictions of
             ``figure_segmenter`` (default: the first segmenter with results).
         split: the evaluated split (labels for Table 5, images for the figure).
@@ -60,11 +62,19 @@ def _read_json(path: str) -> dict:
         return json.load(handle)
 
 
-def _fusion_networks(sources_info: dict, sources: Sequence[str]) -> dict:
+def _fused_folder(sources_info: dict, source: str, split: str) -> Optional[str]:
+    """The folder of a fused source for ``split`` (None for unknown or single sources)."""
+    info = sources_info.get('sources', {}).get(source, {})
+    if info.get('kind') != 'fused' or not info.get('folder'):
+        return None
+    return split_folder(info['folder'], split)
+
+
+def _fusion_networks(sources_info: dict, sources: Sequence[str], split: str) -> dict:
     """``{fused source: (params, flops)}`` from the fused folders' manifests."""
-    known = sources_info.get('sources', {})
-    return {src: read_manifest_complexity(known.get(src, {}).get('folder'))
-            for src in sources if known.get(src, {}).get('kind') == 'fused'}
+    return {src: read_manifest_complexity(_fused_folder(sources_info, src, split))
+            for src in sources
+            if sources_info.get('sources', {}).get(src, {}).get('kind') == 'fused'}
 
 
 def semantic_head_metrics(dataset: str, data_root: str, pred_dir: str,
@@ -125,7 +135,7 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
     complexity = _read_json(os.path.join(work_dir, COMPLEXITY_FILE))
     sources = ordered_sources(src for _, src in summary)
     segmenters = ordered_segmenters(seg for seg, _ in summary)
-    fusion = _fusion_networks(sources_info, sources)
+    fusion = _fusion_networks(sources_info, sources, options.split)
     reported = select_reported(dataset, options.reported)
 
     tables = {}
@@ -143,10 +153,11 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
                         'where unknown. Rows of kind "reported" quote the papers.')
     head = None
     pred_dir = options.seg_pred
-    fused_folder = sources_info.get('sources', {}).get(options.fusion_source, {}).get('folder')
-    if pred_dir is None and fused_folder:
-        candidate = os.path.join(fused_folder, options.split, 'seg_pred')
-        pred_dir = candidate if os.path.isdir(candidate) else None
+    fused_folder = _fused_folder(sources_info, options.fusion_source, options.split)
+    if pred_dir is None and fused_folder:  # tools/fuse.py: MSRS layout, then MFNet layout
+        pred_dir = next((c for c in (os.path.join(fused_folder, options.split, 'seg_pred'),
+                                     os.path.join(fused_folder, 'seg_pred'))
+                         if os.path.isdir(c)), None)
     if pred_dir:
         head = semantic_head_metrics(dataset, sources_info.get('data_root', ''), pred_dir,
                                      options.split)
@@ -215,7 +226,7 @@ def draw_figure(frame, dataset: str, work_dir: str, sources_info: dict, out_dir:
     known = sources_info.get('sources', {})
     fused_name = options.fusion_source if options.fusion_source in known else next(
         (name for name in sources if known.get(name, {}).get('kind') == 'fused'), None)
-    fused = (fused_name, known[fused_name]['folder']) if fused_name else None
+    fused = (fused_name, known[fused_name]['folder']) if fused_name else None  # may hold {split}
     return qualitative_figure(
         os.path.join(out_dir, f'figure_{dataset}.png'), samples, kinds, predictions, fused,
         options.split, title=f'{DATASETS.get(dataset, dataset)} test images: predictions of '

@@ -13,6 +13,10 @@ an image for **every** stem of the split is used (:data:`FUSED_CANDIDATES`)::
     DIR/fused/<stem>.png
     DIR/images/<stem>.png
     DIR/<stem>.png                  a flat folder of results named by stem (most methods)
+
+``DIR`` may contain ``{split}``, replaced by the split name, for splits fused into separate
+folders (e.g. ``psfusion=work_dirs/fused_{split}`` reads ``work_dirs/fused_train`` and
+``work_dirs/fused_test``).
 """
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ class Source:
     Attributes:
         name: the label used in results and tables (``ir``, ``vi``, ``psfusion``, ...).
         kind: ``'ir'``, ``'vi'`` or ``'fused'``.
-        folder: the fused-image folder (``kind == 'fused'`` only).
+        folder: the fused-image folder (``kind == 'fused'`` only; may contain ``{split}``).
     """
     name: str
     kind: str
@@ -46,6 +50,11 @@ class Source:
     @property
     def is_fused(self) -> bool:
         return self.kind == 'fused'
+
+
+def split_folder(folder: str, split: str) -> str:
+    """``folder`` with ``{split}`` replaced by the split name (unchanged without it)."""
+    return folder.replace('{split}', split)
 
 
 def parse_source(text: str) -> Source:
@@ -64,8 +73,9 @@ def parse_source(text: str) -> Source:
         raise ValueError(f'source name {name!r}: use letters, digits, "_", "-", "+" or "."')
     if not folder:
         raise ValueError(f'source {name!r}: no folder after "="')
-    if not os.path.isdir(folder):
-        raise DataError(f'{folder}: fused-image folder of source {name!r} not found.')
+    if not os.path.isdir(split_folder(folder, 'test')):
+        raise DataError(f'{split_folder(folder, "test")}: fused-image folder of source '
+                        f'{name!r} not found.')
     return Source(name, 'fused', os.path.abspath(folder))
 
 
@@ -99,8 +109,9 @@ def resolve_fused_images(root: str, split: str, stems: Sequence[str]) -> dict[st
         DataError: when no candidate folder holds all the stems; the message names the
             missing stem(s) and the folder that came closest.
     """
+    root = split_folder(root, split)
     if not os.path.isdir(root):
-        raise DataError(f'{root}: fused-image folder not found.')
+        raise DataError(f'{root}: fused-image folder not found (split {split!r}).')
     searched, best = [], None
     for pattern in FUSED_CANDIDATES:
         folder = os.path.normpath(os.path.join(root, pattern.format(split=split)))

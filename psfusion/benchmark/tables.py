@@ -48,14 +48,24 @@ class Cell:
     std: float = math.nan
     n: int = 1
     reported: bool = False
+    digits: int = 2
 
-    def text(self, digits: int = 2) -> str:
+    def text(self) -> str:
         if self.mean is None or math.isnan(self.mean):
             return '-'
+        digits = self.digits
         text = f'{self.mean:.{digits}f}'
         if self.n > 1 and not math.isnan(self.std):
             text += f' ± {self.std:.{digits}f}'
         return text
+
+
+def size_cell(value: Optional[float], unit: float) -> Optional[Cell]:
+    """A parameter or FLOP count in ``unit`` (1e6, 1e9), three decimals below 1."""
+    if value is None:
+        return None
+    scaled = value / unit
+    return Cell(scaled, digits=3 if abs(scaled) < 1 else 2)
 
 
 def source_title(source: str) -> str:
@@ -160,10 +170,8 @@ def table2(summary: Mapping, reported: Sequence[ReportedRow] = (),
                 continue
             index.append((source_title(src), display_name(seg), 'ours'))
             params, flops = complexity.get((seg, src), (None, None))
-            data.append([cells[m] for m in CLASSES] + [cells['mIoU']] + [
-                Cell(params / 1e6) if params is not None else None,
-                Cell(flops / 1e9) if flops is not None else None
-            ])
+            data.append([cells[m] for m in CLASSES] + [cells['mIoU']] +
+                        [size_cell(params, 1e6), size_cell(flops, 1e9)])
     for row in reported:
         index.append((row.method, display_name(row.segmenter), 'reported'))
         per_class = row.per_class()
@@ -200,7 +208,12 @@ def table5(summary: Mapping, fusion_source: str, head_metrics: Optional[Mapping]
 
 
 def read_manifest_complexity(folder: Optional[str]) -> tuple[Optional[int], Optional[int]]:
-    """``(params, flops)`` of a fusion network from ``folder/manifest.json`` (None if absent)."""
+    """``(params, flops)`` of a fusion network from ``folder/manifest.json`` (None if absent).
+
+    FLOPs here count one multiply-add as one FLOP (mmengine's convention, as for the
+    segmenters): the manifest's ``macs`` is used if present, else its ``flops``, which must
+    then follow that convention.
+    """
     if not folder:
         return None, None
     path = os.path.join(folder, 'manifest.json')
@@ -214,7 +227,8 @@ def read_manifest_complexity(folder: Optional[str]) -> tuple[Optional[int], Opti
         return int(value) if isinstance(value, (int, float)) and not isinstance(
             value, bool) else None
 
-    return number('params'), number('flops')
+    flops = number('macs')
+    return number('params'), flops if flops is not None else number('flops')
 
 
 def _segmenter_complexity(complexity: Mapping, segmenter: str) -> Optional[dict]:
@@ -271,8 +285,7 @@ def complexity_table(complexity: Mapping, fusion: Mapping[str, tuple],
                      info['flops'] + info['backbone_flops']))
         for label, params, flops in rows:
             index.append((label, f'{h}x{w}'))
-            data.append([Cell(params / 1e6) if params is not None else None,
-                         Cell(flops / 1e9) if flops is not None else None])
+            data.append([size_cell(params, 1e6), size_cell(flops, 1e9)])
     return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(
         index, names=['Pipeline', 'Input (HxW)']), columns=['Params (M)', 'GFLOPs'])
 
@@ -284,7 +297,9 @@ def rank_marks(frame: pd.DataFrame, axis: str, columns: Optional[Sequence[str]] 
                ) -> pd.DataFrame:
     """``'best'``/``'second'`` marks for our cells, per row (``axis='row'``) or per column.
 
-    Ties share the mark; ``columns`` limits which columns take part (e.g. not complexity).
+    Ties share the mark (two tied for best leave no second best); nothing is marked where
+    all values are equal, and no second best among two values.  ``columns`` limits which
+    columns take part (e.g. not complexity).
     """
     marks = pd.DataFrame('', index=frame.index, columns=frame.columns)
     columns = list(columns) if columns is not None else list(frame.columns)
@@ -296,10 +311,13 @@ def rank_marks(frame: pd.DataFrame, axis: str, columns: Optional[Sequence[str]] 
             if isinstance(cell, Cell) and not cell.reported and not math.isnan(cell.mean):
                 values[label] = round(cell.mean, 6)
         distinct = sorted(set(values.values()), reverse=True)
+        if len(distinct) < 2:  # nothing to tell apart (e.g. every value 0)
+            return
         for label, value in values.items():
-            if len(values) > 1 and value == distinct[0]:
+            above = sum(other > value for other in values.values())
+            if above == 0:
                 marks.at[label] = 'best'
-            elif len(values) > 2 and len(distinct) > 1 and value == distinct[1]:
+            elif above == 1 and len(values) > 2:  # ties for best leave no second best
                 marks.at[label] = 'second'
 
     if axis == 'row':

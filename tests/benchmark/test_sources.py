@@ -70,3 +70,16 @@ def test_missing_fused_image_names_stem_and_folder(tmp_path):
     assert '00001D' not in message.split('not found')[0]
     with pytest.raises(DataError, match='no fused images'):
         resolve_fused_images(str(tmp_path), 'train', ['00001D'])
+
+
+def test_split_placeholder_for_splits_fused_into_separate_folders(tmp_path):
+    _images(tmp_path / 'fused_train' / 'train' / 'fused', ['00001D'])
+    _images(tmp_path / 'fused_test' / 'test' / 'fused', ['00002N'])
+    source = parse_source(f'psfusion={tmp_path}/fused_{{split}}')
+    assert source.folder == f'{tmp_path}/fused_{{split}}'
+    assert resolve_fused_images(source.folder, 'train', ['00001D']) == {
+        '00001D': str(tmp_path / 'fused_train' / 'train' / 'fused' / '00001D.png')}
+    assert resolve_fused_images(source.folder, 'test', ['00002N'])['00002N'].endswith(
+        'fused_test/test/fused/00002N.png')
+    with pytest.raises(DataError, match="fused_val: fused-image folder not found \\(split 'val'"):
+        resolve_fused_images(source.folder, 'val', ['00003D'])

@@ -141,3 +141,28 @@ def test_segmenter_summary(store):
     assert text.startswith('SegNeXt-Base on MSRS')
     assert '| Visible | SegNeXt-Base | ours | 64.00 |' in text.replace('**', '')
     assert 'no results' in segmenter_summary(str(store), 'msrs', 'segnext_l')
+
+
+def test_no_highlight_without_differences_and_small_sizes_keep_digits():
+    import pandas as pd
+
+    from psfusion.benchmark.tables import size_cell
+    frame = pd.DataFrame([[Cell(0.0), Cell(0.0), Cell(0.0)], [Cell(1.0), Cell(2.0), Cell(2.0)]],
+                         index=['zeros', 'ties'], columns=['a', 'b', 'c'])
+    marks = rank_marks(frame, 'row')
+    assert list(marks.loc['zeros']) == ['', '', '']
+    assert list(marks.loc['ties']) == ['', 'best', 'best']
+    assert size_cell(75_520_000, 1e9).text() == '0.076'
+    assert size_cell(24_725_449, 1e6).text() == '24.73'
+    assert size_cell(None, 1e6) is None
+
+
+def test_manifest_complexity_prefers_multiply_adds(tmp_path):
+    from psfusion.benchmark.tables import read_manifest_complexity
+    assert read_manifest_complexity(str(tmp_path)) == (None, None)
+    (tmp_path / 'manifest.json').write_text(json.dumps(dict(params=5, flops=40, macs=20)))
+    assert read_manifest_complexity(str(tmp_path)) == (5, 20)
+    (tmp_path / 'manifest.json').write_text(json.dumps(dict(params=5, flops=40)))
+    assert read_manifest_complexity(str(tmp_path)) == (5, 40)
+    (tmp_path / 'manifest.json').write_text(json.dumps(dict(model={})))
+    assert read_manifest_complexity(str(tmp_path)) == (None, None)
