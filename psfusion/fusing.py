@@ -225,11 +225,27 @@ class Manifest:
 
     def save(self, complete: bool = False) -> None:
         data = dict(self.header, complete=complete, files=dict(sorted(self.files.items())))
-        text = json.dumps(data, indent=1)
-        atomic_write(self.path, lambda tmp: open(tmp, 'w', encoding='utf-8').write(text))
+        def write(tmp: str) -> None:
+            with open(tmp, 'w', encoding='utf-8') as handle:
+                json.dump(data, handle, indent=1)
+
+        atomic_write(self.path, write)
 
 
 # --------------------------------------------------------------------------- the run
+def copy_carried(manifest: Manifest, out: str, files: dict[str, str]) -> None:
+    """Copy (atomically) and record the carried-over files not already done."""
+    for rel, source in files.items():
+        if not manifest.done(out, rel):
+            atomic_write(osp.join(out, rel), lambda tmp, s=source: shutil.copyfile(s, tmp))
+            manifest.record(out, rel, source=source)
+
+
+def _progress_bar(total: int, out: str):
+    from tqdm import tqdm
+    return tqdm(total=total, unit='pair', desc=f'fusing into {out}', smoothing=0.1)
+
+
 @dataclass
 class FuseSummary:
     written: int
@@ -279,7 +295,8 @@ def fuse_dataset(config: Union[str, Config], checkpoint: Optional[str], src: str
             ``mfnet`` ``None`` means every image).
         save_seg: also write the semantic head's predictions.
         optimise: fold BatchNorms and use channels-last tensors (same results up to float
-            rounding); ``False`` runs the eager training-form network.
+            rounding); ``False`` runs the eager training-form network.  (``tools/fuse.py`` also
+            calls :func:`~psfusion.engine.allocator.keep_freed_memory` for the optimised path.)
         limit: fuse only the first ``limit`` pairs (timing).
         folder_dirs: ``ir_dir`` / ``vi_dir`` / ``label_dir`` for the ``folders`` layout.
     """
@@ -306,34 +323,23 @@ def fuse_dataset(config: Union[str, Config], checkpoint: Optional[str], src: str
 
     count = len(dataset) if limit is None else min(limit, len(dataset))
     stems = [dataset.get_data_info(i)['name'] for i in range(count)]
-    for rel, source in carried_files(src, layout, split, stems,
-                                     folder_dirs.get('label_dir')).items():
-        if not manifest.done(out, rel):
-            atomic_write(osp.join(out, rel), lambda tmp, s=source: shutil.copyfile(s, tmp))
-            manifest.record(out, rel, source=source)
-
-    def finished(stem: str) -> bool:
-        return manifest.done(out, osp.join(fused_dir, f'{stem}.png')) and (
-            not save_seg or manifest.done(out, osp.join(seg_dir, f'{stem}.png')))
-
-    todo = [i for i, stem in enumerate(stems) if not finished(stem)]
+    copy_carried(manifest, out, carried_files(src, layout, split, stems,
+                                              folder_dirs.get('label_dir')))
+    todo = [i for i, stem in enumerate(stems)
+            if not manifest.done(out, osp.join(fused_dir, f'{stem}.png'))
+            or (save_seg and not manifest.done(out, osp.join(seg_dir, f'{stem}.png')))]
     manifest.save()
     loader = DataLoader(Subset(dataset, todo), batch_size=batch_size, shuffle=False,
                         num_workers=0, collate_fn=pseudo_collate)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(todo), unit='pair', desc=f'fusing into {out}', smoothing=0.1)
+    bar = _progress_bar(len(todo), out) if progress else None
     start = time.perf_counter()
     for batch in loader:
         for item in fuse_batch(model, batch, save_seg, channels_last=optimise):
-            rel = osp.join(fused_dir, f'{item["name"]}.png')
-            save_png(item['fused'], osp.join(out, rel))
-            manifest.record(out, rel)
-            if 'seg' in item:
-                rel_seg = osp.join(seg_dir, f'{item["name"]}.png')
-                save_png(item['seg'], osp.join(out, rel_seg))
-                manifest.record(out, rel_seg)
+            for key, folder in (('fused', fused_dir), ('seg', seg_dir)):
+                if key in item:
+                    rel = osp.join(folder, f'{item["name"]}.png')
+                    save_png(item[key], osp.join(out, rel))
+                    manifest.record(out, rel)
         manifest.save()
         if bar is not None:
             bar.update(len(batch['data_samples']))

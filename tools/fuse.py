@@ -13,6 +13,7 @@ import os
 import psfusion  # noqa: F401  (mmcv-lite compatibility before any mmseg import)
 import torch
 
+from psfusion.engine.allocator import keep_freed_memory
 from psfusion.fusing import LAYOUTS, fuse_dataset
 
 
@@ -33,7 +34,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--no-optimise', action='store_true',
                         help='run the eager training-form network (no BatchNorm folding, no '
-                        'channels-last)')
+                        'channels-last, default memory allocator settings)')
     parser.add_argument('--limit', type=int, default=None, help='fuse only the first N pairs')
     parser.add_argument('--ir-dir', default='ir', help='folders layout: infrared folder')
     parser.add_argument('--vi-dir', default='vi', help='folders layout: visible folder')
@@ -45,6 +46,8 @@ def main() -> None:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.no_optimise:
+        keep_freed_memory()  # reuse freed feature maps instead of re-faulting them
     split = None if args.layout == 'mfnet' and args.split == 'all' else args.split
     summary = fuse_dataset(
         args.config, args.checkpoint, args.src, args.layout, args.out, split=split,

@@ -12,6 +12,7 @@ import argparse
 import psfusion  # noqa: F401  (mmcv-lite compatibility before any mmseg import)
 from mmengine.config import DictAction
 
+from psfusion.engine.allocator import keep_freed_memory
 from psfusion.engine.training import prepare_config, test, train
 
 
@@ -33,6 +34,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    keep_freed_memory()  # CPU training otherwise re-faults its large feature maps every step
     cfg = prepare_config(args.config, args.work_dir, args.resume, args.cfg_options,
                          args.launcher)
     if args.test:

@@ -1,5 +1,6 @@
 """Training machinery (registered in the ``psfusion`` scope): weights-only checkpoints, exact
 resumption, the validation metric, the fused-sample hook, and helpers for the tools."""
+from .allocator import keep_freed_memory
 from .checkpoint import (WeightsOnlyCheckpointHook, from_weights_only,
                          load_checkpoint_weights_only, to_weights_only)
 from .complexity import Complexity, model_complexity
@@ -9,8 +10,8 @@ from .splits import write_validation_split
 from .val_metric import FusionValMetric
 
 __all__ = [
-    'WeightsOnlyCheckpointHook', 'from_weights_only', 'load_checkpoint_weights_only',
-    'to_weights_only', 'Complexity', 'model_complexity', 'FusedSampleHook', 'sample_panel',
-    'RNGStateHook', 'ResumableIterBasedTrainLoop', 'capture_rng_state', 'restore_rng_state',
-    'write_validation_split', 'FusionValMetric'
+    'keep_freed_memory', 'WeightsOnlyCheckpointHook', 'from_weights_only',
+    'load_checkpoint_weights_only', 'to_weights_only', 'Complexity', 'model_complexity',
+    'FusedSampleHook', 'sample_panel', 'RNGStateHook', 'ResumableIterBasedTrainLoop',
+    'capture_rng_state', 'restore_rng_state', 'write_validation_split', 'FusionValMetric'
 ]

@@ -62,8 +62,10 @@ class CrossModalAttention(nn.Module):
         super().__init__()
         self.scale = scale
         self.query = conv_bn_act(2 * channels, channels)
-        self.key_vi, self.value_vi = conv_bn_act(channels, channels), conv_bn_act(channels, channels)
-        self.key_ir, self.value_ir = conv_bn_act(channels, channels), conv_bn_act(channels, channels)
+        self.key_vi = conv_bn_act(channels, channels)
+        self.value_vi = conv_bn_act(channels, channels)
+        self.key_ir = conv_bn_act(channels, channels)
+        self.value_ir = conv_bn_act(channels, channels)
         self.gain_vi = nn.Parameter(torch.zeros(1))
         self.gain_ir = nn.Parameter(torch.zeros(1))
         self.fuse = conv_bn_act(2 * channels, channels)

@@ -89,7 +89,8 @@ def _sdfm_with(gate: float, local: float, reinforce: str) -> SDFM:
     """An SDFM whose adaptation is the identity and whose gates/weights are constants."""
     module = SDFM(4, 4, reinforce=reinforce).eval()
     module.adapt_vi = module.adapt_ir = nn.Identity()
-    module.reinforce_gate, module.local_att, module.global_att = Const(gate), Const(local), Const(10)
+    module.reinforce_gate = Const(gate)
+    module.local_att, module.global_att = Const(local), Const(10)
     return module
 
 

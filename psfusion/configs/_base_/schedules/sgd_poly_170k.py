@@ -1,6 +1,6 @@
-# Paper section 4.1 + reference code: SGD (momentum 0.9, weight decay 5e-4), lr 1e-3, a 1000-iteration
-# linear warm-up from 1e-5, then poly decay (power 0.9).  2500 epochs of the 1083 MSRS training pairs at
-# batch 16 = 2500 x 68 = 170,000 iterations.
+# Paper section 4.1 + reference code: SGD (momentum 0.9, weight decay 5e-4), lr 1e-3, a
+# 1000-iteration linear warm-up from 1e-5, then poly decay (power 0.9).  2500 epochs of the 1083
+# MSRS training pairs at batch 16 = 2500 x 68 = 170,000 iterations.
 max_iters = 170000
 warmup_iters = 1000
 val_interval = 5000
