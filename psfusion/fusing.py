@@ -20,7 +20,13 @@ Every file is written to a temporary name and renamed, and recorded with its SHA
 ``OUT/manifest.json`` (also rewritten atomically) together with the config, the checkpoint's
 hash and the code version.  Rerunning the same command after an interruption skips the files the
 manifest lists (their checksums verified) and writes the rest; rerunning with another model or
-source into the same ``OUT`` is refused.
+source into the same ``OUT`` is refused.  One ``OUT`` may hold several splits of the same source
+(``split='train,test'``, or one run per split): the manifest lists them under ``splits``.
+
+The manifest also records the fusion network's size for the benchmark's complexity column:
+``params`` and ``macs`` (multiply-adds, mmengine's count, for inference on one pair of the size in
+``complexity_input_hw``, padded to a multiple of 32; multiplies and adds counted separately
+would be ``2 x macs``).
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Union
+from typing import Callable, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -186,7 +192,7 @@ def _identity(header: dict) -> dict:
     """What must match for a rerun to continue a folder (not the checkpoint's location)."""
     ckpt = header.get('checkpoint') or {}
     return dict(format=header.get('format'), layout=header.get('layout'),
-                split=header.get('split'), source=header.get('source'),
+                source=header.get('source'),
                 model=header.get('model'), checkpoint=ckpt.get('sha256'),
                 seed=ckpt.get('random_seed'))
 
@@ -212,7 +218,12 @@ class Manifest:
             raise FusingError(
                 f'{out} already holds a fused dataset made with different {", ".join(changed)} '
                 f'(see {path}). Use another --out, or delete the folder to start over.')
-        return cls(path, header, old.get('files', {}))
+        merged = dict(header)
+        for key in ('splits', 'params', 'macs', 'complexity_input_hw'):
+            if key in old:
+                merged.setdefault(key, old[key])
+        merged['splits'] = dict(old.get('splits', {}), **header.get('splits', {}))
+        return cls(path, merged, old.get('files', {}))
 
     def done(self, out: str, rel: str) -> bool:
         """True when ``rel`` is recorded and the file on disk still has its checksum."""
@@ -223,7 +234,15 @@ class Manifest:
     def record(self, out: str, rel: str, **extra) -> None:
         self.files[rel] = dict(sha256=sha256_file(osp.join(out, rel)), **extra)
 
-    def save(self, complete: bool = False) -> None:
+    def mark_split(self, split: Optional[str], pairs: int, complete: bool) -> None:
+        """Record one split's pair count and whether all of it has been fused."""
+        self.header.setdefault('splits', {})[split or 'all'] = dict(pairs=pairs,
+                                                                   complete=complete)
+
+    def save(self) -> None:
+        """Write the manifest; ``complete`` is true when every recorded split is complete."""
+        splits = self.header.get('splits', {})
+        complete = bool(splits) and all(info.get('complete') for info in splits.values())
         data = dict(self.header, complete=complete, files=dict(sorted(self.files.items())))
         def write(tmp: str) -> None:
             with open(tmp, 'w', encoding='utf-8') as handle:
@@ -282,56 +301,53 @@ def fuse_batch(model: torch.nn.Module, batch: dict, with_seg: bool,
     return results
 
 
-def fuse_dataset(config: Union[str, Config], checkpoint: Optional[str], src: str, layout: str,
-                 out: str, split: Optional[str] = 'test', save_seg: bool = False,
-                 batch_size: int = 1, device: str = 'cpu', optimise: bool = True,
-                 progress: bool = True, limit: Optional[int] = None,
-                 folder_dirs: Optional[dict] = None) -> FuseSummary:
-    """Fuse every pair of ``src`` into ``out`` (see the module doc for the layout rule).
+def parse_splits(layout: str, split: Union[str, Sequence[Optional[str]], None]) -> list:
+    """The splits to fuse: ``'train,test'`` or a sequence -> names; ``folders`` -> ``[None]``;
+    ``None`` (MFNet: every image) -> ``[None]``."""
+    if layout == 'folders' or split is None:
+        return [None]
+    names = split.split(',') if isinstance(split, str) else list(split)
+    names = [n.strip() if isinstance(n, str) else n for n in names]
+    if not names or any(n == '' for n in names) or len(set(names)) != len(names):
+        raise FusingError(f'bad split list {split!r}: give names separated by commas, e.g. '
+                          "'train,test'")
+    return names
 
-    Args:
-        config, checkpoint: the model (``checkpoint`` ``None``/``'none'``: random weights).
-        src, layout, split: the source dataset (``split`` is ignored for ``folders``; for
-            ``mfnet`` ``None`` means every image).
-        save_seg: also write the semantic head's predictions.
-        optimise: fold BatchNorms and use channels-last tensors (same results up to float
-            rounding); ``False`` runs the eager training-form network.  (``tools/fuse.py`` also
-            calls :func:`~psfusion.engine.allocator.keep_freed_memory` for the optimised path.)
-        limit: fuse only the first ``limit`` pairs (timing).
-        folder_dirs: ``ir_dir`` / ``vi_dir`` / ``label_dir`` for the ``folders`` layout.
-    """
-    if layout not in LAYOUTS:
-        raise FusingError(f'unknown layout {layout!r}; use one of {LAYOUTS}')
-    split = None if layout == 'folders' else split
-    folder_dirs = folder_dirs or {}
-    dataset = build_source(src, layout, split, **folder_dirs)
-    model, model_info = load_fusion_model(config, checkpoint, device)
-    if optimise:
-        prepare_for_inference(model, channels_last=True)
-    else:
-        model.eval()
-    if save_seg and getattr(model, 's2p2', None) is None:
-        raise FusingError('--save-seg needs a model with the semantic head (with_s2p2=True)')
 
-    header = dict(format=MANIFEST_FORMAT, layout=layout, split=split, source=osp.abspath(src),
-                  **model_info, code_version=code_version(),
-                  colour='fused Y + visible CbCr (BT.601), rounded to uint8',
-                  geometry='reflect-padded to a multiple of 32, cropped back; no resizing')
-    os.makedirs(out, exist_ok=True)
-    manifest = Manifest.open(out, header)
+def record_complexity(manifest: Manifest, config: Union[str, Config], dataset) -> None:
+    """Put ``params`` / ``macs`` of inference on the first pair's (padded) size in the manifest,
+    unless a previous run already did.  Counted on a freshly built network in its training form
+    (the counts do not depend on the weights; BatchNorm folding would hide the BN parameters)."""
+    if 'macs' in manifest.header or len(dataset) == 0:
+        return
+    from .engine.complexity import model_complexity
+    h, w = dataset[0]['data_samples'].metainfo['img_shape']
+    h, w = -(-h // 32) * 32, -(-w // 32) * 32
+    model, _ = load_fusion_model(config, None)
+    counts = model_complexity(model, h, w, semantic=False, fidelity=False)
+    manifest.header.update(params=int(counts.params), macs=int(counts.macs),
+                           complexity_input_hw=[h, w],
+                           complexity_note='macs: multiply-adds (mmengine count) of fusion '
+                           'inference, semantic and fidelity heads excluded; FLOPs = 2 x macs')
+
+
+def fuse_split(model: torch.nn.Module, manifest: Manifest, dataset, src: str, layout: str,
+               out: str, split: Optional[str], save_seg: bool, batch_size: int,
+               optimise: bool, progress: bool, limit: Optional[int],
+               label_dir: Optional[str]) -> tuple[int, int, float]:
+    """Fuse one split into ``out``; returns ``(written, skipped, seconds)``."""
     fused_dir, seg_dir = output_dir(layout, split), output_dir(layout, split, 'seg_pred')
-
     count = len(dataset) if limit is None else min(limit, len(dataset))
     stems = [dataset.get_data_info(i)['name'] for i in range(count)]
-    copy_carried(manifest, out, carried_files(src, layout, split, stems,
-                                              folder_dirs.get('label_dir')))
+    copy_carried(manifest, out, carried_files(src, layout, split, stems, label_dir))
     todo = [i for i, stem in enumerate(stems)
             if not manifest.done(out, osp.join(fused_dir, f'{stem}.png'))
             or (save_seg and not manifest.done(out, osp.join(seg_dir, f'{stem}.png')))]
+    manifest.mark_split(split, len(dataset), complete=False)
     manifest.save()
     loader = DataLoader(Subset(dataset, todo), batch_size=batch_size, shuffle=False,
                         num_workers=0, collate_fn=pseudo_collate)
-    bar = _progress_bar(len(todo), out) if progress else None
+    bar = _progress_bar(len(todo), osp.join(out, fused_dir)) if progress else None
     start = time.perf_counter()
     for batch in loader:
         for item in fuse_batch(model, batch, save_seg, channels_last=optimise):
@@ -346,7 +362,60 @@ def fuse_dataset(config: Union[str, Config], checkpoint: Optional[str], src: str
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    manifest.save(complete=limit is None)
-    return FuseSummary(written=len(todo), skipped=len(stems) - len(todo), seconds=seconds,
-                       pairs_per_second=len(todo) / seconds if seconds > 0 else 0.0,
-                       peak_rss_mib=peak_rss_mib(), out=out)
+    manifest.mark_split(split, len(dataset), complete=count == len(dataset))
+    manifest.save()
+    return len(todo), len(stems) - len(todo), seconds
+
+
+def fuse_dataset(config: Union[str, Config], checkpoint: Optional[str], src: str, layout: str,
+                 out: str, split: Union[str, Sequence[Optional[str]], None] = 'test',
+                 save_seg: bool = False, batch_size: int = 1, device: str = 'cpu',
+                 optimise: bool = True, progress: bool = True, limit: Optional[int] = None,
+                 folder_dirs: Optional[dict] = None) -> FuseSummary:
+    """Fuse every pair of ``src`` into ``out`` (see the module doc for the layout rule).
+
+    Args:
+        config, checkpoint: the model (``checkpoint`` ``None``/``'none'``: random weights).
+        src, layout, split: the source dataset.  ``split``: one name, several (``'train,test'``
+            or a list; all go into the same ``out``); ignored for ``folders``; for ``mfnet``
+            ``None`` means every image.
+        save_seg: also write the semantic head's predictions.
+        optimise: fold BatchNorms and use channels-last tensors (same results up to float
+            rounding); ``False`` runs the eager training-form network.  (``tools/fuse.py`` also
+            calls :func:`~psfusion.engine.allocator.keep_freed_memory` for the optimised path.)
+        limit: fuse only the first ``limit`` pairs of each split (timing).
+        folder_dirs: ``ir_dir`` / ``vi_dir`` / ``label_dir`` for the ``folders`` layout.
+    """
+    if layout not in LAYOUTS:
+        raise FusingError(f'unknown layout {layout!r}; use one of {LAYOUTS}')
+    splits = parse_splits(layout, split)
+    folder_dirs = folder_dirs or {}
+    datasets = [build_source(src, layout, name, **folder_dirs) for name in splits]
+    model, model_info = load_fusion_model(config, checkpoint, device)
+    if save_seg and getattr(model, 's2p2', None) is None:
+        raise FusingError('--save-seg needs a model with the semantic head (with_s2p2=True)')
+
+    header = dict(format=MANIFEST_FORMAT, layout=layout, source=osp.abspath(src),
+                  **model_info, code_version=code_version(),
+                  colour='fused Y + visible CbCr (BT.601), rounded to uint8',
+                  geometry='reflect-padded to a multiple of 32, cropped back; no resizing')
+    os.makedirs(out, exist_ok=True)
+    manifest = Manifest.open(out, header)
+    if optimise:
+        prepare_for_inference(model, channels_last=True)
+    else:
+        model.eval()
+
+    written = skipped = 0
+    seconds = 0.0
+    for name, dataset in zip(splits, datasets):
+        done = fuse_split(model, manifest, dataset, src, layout, out, name, save_seg,
+                          batch_size, optimise, progress, limit, folder_dirs.get('label_dir'))
+        written, skipped, seconds = written + done[0], skipped + done[1], seconds + done[2]
+    peak = peak_rss_mib()  # of the fusing itself, before the complexity count below
+    del model
+    record_complexity(manifest, config, datasets[0])
+    manifest.save()
+    return FuseSummary(written=written, skipped=skipped, seconds=seconds,
+                       pairs_per_second=written / seconds if seconds > 0 else 0.0,
+                       peak_rss_mib=peak, out=out)

@@ -161,3 +161,34 @@ def test_mfnet_layout_through_the_tool(config, tmp_path, monkeypatch):
     assert read(out / 'fused' / '00001D.png').shape == (40, 48, 3)
     assert sha(out / 'labels' / '00002N.png') == sha(root / 'labels' / '00002N.png')
     assert (out / 'test.txt').exists() and (out / 'manifest.json').exists()
+
+
+def test_several_splits_share_one_folder(source, config, checkpoint, tmp_path):
+    """train and test fused into one OUT, in one call or one call per split; the manifest lists
+    both, and records the network's size for the benchmark's complexity column."""
+    together, separate = tmp_path / 'together', tmp_path / 'separate'
+    summary = fuse_dataset(config, checkpoint, source, 'msrs', str(together), split='train,test',
+                           progress=False)
+    fuse_dataset(config, checkpoint, source, 'msrs', str(separate), split='train',
+                 progress=False)
+    n_train = len((Path(source) / 'train.txt').read_text().split())  # val pairs excluded
+    assert json.loads((separate / 'manifest.json').read_text())['splits'] == {
+        'train': dict(pairs=n_train, complete=True)}
+    fuse_dataset(config, checkpoint, source, 'msrs', str(separate), split='test', progress=False)
+    assert summary.written == n_train + 4
+    for out in (together, separate):
+        manifest = json.loads((out / 'manifest.json').read_text())
+        assert manifest['splits'] == {'train': dict(pairs=n_train, complete=True),
+                                      'test': dict(pairs=4, complete=True)}
+        assert manifest['complete']
+        for split in ('train', 'test'):
+            assert len(list((out / split / 'fused').iterdir())) == (
+                n_train if split == 'train' else 4)
+        model, _ = load_fusion_model(config, checkpoint)
+        from psfusion.engine.complexity import model_complexity
+        counts = model_complexity(model, 64, 96, semantic=False, fidelity=False)
+        assert (manifest['params'], manifest['macs']) == (counts.params, counts.macs)
+        assert manifest['complexity_input_hw'] == [64, 96]  # 64 x 80 padded to 32
+    with pytest.raises(FusingError, match='bad split list'):
+        fuse_dataset(config, checkpoint, source, 'msrs', str(together), split='test,test',
+                     progress=False)

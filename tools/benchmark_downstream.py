@@ -7,6 +7,8 @@ resume.  Prints the per-class table of each segmenter at the end.
 Examples:
     python tools/benchmark_downstream.py --seg segnext_l --dataset msrs --data-root data/MSRS \\
         --sources ir,vi,psfusion=work_dirs/fused/msrs,seafusion=results/SeAFusion --seeds 0,1,2
+    python tools/benchmark_downstream.py --seg segformer_b2 --dataset msrs --data-root data/MSRS \
+        --sources ir --schedule quick --max-iters 20 --image-size 240x320 --pretrained off
     python tools/benchmark_downstream.py --seg segformer_mini --dataset synthetic \\
         --data-root work_dirs/demo/data --sources ir,vi,psfusion=work_dirs/demo/fused \\
         --schedule quick --work-dir work_dirs/demo
@@ -19,10 +21,14 @@ import sys
 import time
 
 import psfusion  # noqa: F401  (must precede any mmseg import)
-from psfusion.benchmark.catalog import DATASETS, SEGMENTERS, check_dataset, parse_segmenters
+from mmengine.config import Config, DictAction
+
+from psfusion.benchmark.catalog import (DATASETS, SEGMENTERS, check_dataset, config_path,
+                                        parse_segmenters)
 from psfusion.benchmark.report import segmenter_summary
-from psfusion.benchmark.runs import (PRETRAINED_MODES, RESULTS_FILE, RunOptions, RunSpec,
-                                     record_sources, run_benchmark)
+from psfusion.benchmark.runs import (PRETRAINED_MODES, RESULTS_FILE, PretrainedUnavailable,
+                                     RunOptions, RunSpec, record_sources, resolve_pretrained,
+                                     run_benchmark)
 from psfusion.benchmark.sources import parse_sources
 from psfusion.data.io import DataError
 
@@ -59,13 +65,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='evaluate with multi-scale + flip test-time augmentation '
                         '(rows labelled <segmenter>+tta)')
     parser.add_argument('--work-dir', help='default: work_dirs/benchmark/<dataset>')
-    parser.add_argument('--pretrained', choices=PRETRAINED_MODES, default='auto',
-                        help='ImageNet backbone weights: auto = use them where reachable')
+    parser.add_argument('--pretrained', choices=PRETRAINED_MODES, default='on',
+                        help="ImageNet backbone weights: on = required (stop before training "
+                        "if unreachable), auto = use them where reachable, off = from scratch")
     parser.add_argument('--workers', type=int, help="DataLoader workers (default: config's)")
     parser.add_argument('--batch-size', type=int, help='training batch size override')
     parser.add_argument('--max-iters', type=int, help='training length override (smoke runs)')
     parser.add_argument('--image-size', type=parse_size, help='HxW override (smoke runs)')
     parser.add_argument('--config-dir', help='folder of the mmseg configs')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override values of every run config, e.g. '
+                        'model.backbone.init_cfg.checkpoint=PATH (part of the run hash)')
     return parser.parse_args(argv)
 
 
@@ -78,12 +88,21 @@ def main(argv=None) -> int:
     except (ValueError, DataError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
+    try:  # before any training: every segmenter's pretrained backbone must be readable
+        for segmenter in segmenters:
+            cfg = Config.fromfile(str(config_path(segmenter, dataset, args.config_dir)))
+            cfg.merge_from_dict(args.cfg_options)
+            resolve_pretrained(cfg, args.pretrained, log=lambda message: None)
+    except PretrainedUnavailable as exc:
+        print(f'error: {segmenter}: {exc}', file=sys.stderr)
+        return 2
     work_dir = args.work_dir or os.path.join('work_dirs', 'benchmark', dataset)
     record_sources(work_dir, dataset, args.data_root, sources)
     options = RunOptions(data_root=args.data_root, work_dir=work_dir, schedule=args.schedule,
                          pretrained=args.pretrained, config_dir=args.config_dir,
                          workers=args.workers, batch_size=args.batch_size,
-                         max_iters=args.max_iters, image_size=args.image_size)
+                         max_iters=args.max_iters, image_size=args.image_size,
+                         cfg_options=args.cfg_options)
     start = time.perf_counter()
     for segmenter in segmenters:
         for source in sources:

@@ -1,7 +1,7 @@
 """Fuse a dataset with a trained PSFusion model and write it as a drop-in source.
 
     python tools/fuse.py CONFIG CHECKPOINT --src ROOT --layout msrs|mfnet|folders --out OUT
-                         [--split test] [--save-seg] [--batch-size B] [--threads N]
+                         [--split test|train,test] [--save-seg] [--batch-size B] [--threads N]
 
 CHECKPOINT may be ``none`` (random weights: timing and tests).  Output layout, manifest and
 resumption: see psfusion/fusing.py.  Rerun the same command to finish an interrupted run.
@@ -25,8 +25,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--layout', required=True, choices=LAYOUTS)
     parser.add_argument('--out', required=True, help='output root')
     parser.add_argument('--split', default='test',
-                        help="split to fuse (msrs: folder, mfnet: split file; 'all' for every "
-                        "MFNet image); ignored for folders")
+                        help="split(s) to fuse, comma-separated, all into the same OUT (msrs: "
+                        "folder, mfnet: split file; 'all' for every MFNet image); ignored for "
+                        "folders.  E.g. --split train,test for a benchmark source")
     parser.add_argument('--save-seg', action='store_true',
                         help="also write the semantic head's predictions (seg_pred/)")
     parser.add_argument('--batch-size', type=int, default=1)

@@ -65,8 +65,8 @@ class RunOptions:
         data_root: the original dataset (images and labels).
         work_dir: benchmark folder (results store, run folders, caches).
         schedule: ``'160k'``, ``'quick'`` or None (the config's own).
-        pretrained: ``'auto'`` (use the backbone checkpoint if it is reachable), ``'on'`` or
-            ``'off'``.
+        pretrained: ``'on'`` (use the backbone checkpoint; stop if it cannot be reached),
+            ``'auto'`` (use it if reachable, else train from scratch) or ``'off'``.
         config_dir: folder of the mmseg configs (default: the repository's).
         workers: DataLoader workers (default: the config's).
         batch_size, max_iters, image_size: overrides for smoke runs; ``image_size`` is
@@ -76,7 +76,7 @@ class RunOptions:
     data_root: str
     work_dir: str
     schedule: Optional[str] = None
-    pretrained: str = 'auto'
+    pretrained: str = 'on'
     config_dir: Optional[str] = None
     workers: Optional[int] = None
     batch_size: Optional[int] = None
@@ -182,18 +182,31 @@ def _checkpoint_reachable(checkpoint: str, timeout: float = 5.0) -> bool:
         return False
 
 
+class PretrainedUnavailable(RuntimeError):
+    """The segmenter's pretrained backbone checkpoint cannot be read (``--pretrained on``)."""
+
+
 def resolve_pretrained(cfg: Config, mode: str, log: Log = print) -> str:
-    """Keep or drop the backbone's pretrained checkpoint; returns what was decided."""
+    """Keep or drop the backbone's pretrained checkpoint; returns what was decided.
+
+    ``on`` (the tool's default) insists on the checkpoint and stops before training when it
+    cannot be reached; ``auto`` trains from scratch then (with a warning); ``off`` always does.
+    """
     if mode not in PRETRAINED_MODES:
         raise ValueError(f'unknown --pretrained {mode!r}; valid: {", ".join(PRETRAINED_MODES)}')
     init_cfg = cfg.model.backbone.get('init_cfg')
     checkpoint = init_cfg.get('checkpoint') if init_cfg else None
     if not checkpoint:
         return 'none in config (trained from scratch)'
+    if mode in ('on', 'auto') and _checkpoint_reachable(checkpoint):
+        return f'on: {checkpoint}'
     if mode == 'on':
-        return f'on: {checkpoint}'
-    if mode == 'auto' and _checkpoint_reachable(checkpoint):
-        return f'on: {checkpoint}'
+        raise PretrainedUnavailable(
+            f'the pretrained backbone {checkpoint} cannot be reached from this machine. '
+            f'Download it elsewhere and copy it to {_hub_dir()}/{os.path.basename(checkpoint)} '
+            f'(or pass --cfg-options model.backbone.init_cfg.checkpoint=PATH), or run '
+            f'--pretrained off to train from scratch (numbers then not comparable with the '
+            f"paper's).")
     cfg.model.backbone.init_cfg = None
     if mode == 'auto':
         log(f'pretrained backbone {checkpoint} cannot be reached: training from scratch '

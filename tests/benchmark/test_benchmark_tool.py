@@ -195,3 +195,20 @@ def test_precise_errors(run, capsys, tmp_path):
 def test_config_dir_error_is_precise(tmp_path):
     with pytest.raises(FileNotFoundError, match='config not found.*--config-dir'):
         config_path('segnext_l', 'msrs', str(tmp_path))
+
+
+def test_unreachable_pretrained_backbone_stops_before_training(run, capsys, tmp_path):
+    """--pretrained on (the default) checks every segmenter's checkpoint first: nothing runs."""
+    argv = [a for a in run['argv']]
+    i = argv.index('--pretrained')
+    del argv[i:i + 2]
+    argv[argv.index('--seg') + 1] = 'segformer_b2'
+    argv[argv.index('--dataset') + 1] = 'msrs'  # the synthetic configs have no checkpoint
+    argv[argv.index('--work-dir') + 1] = str(tmp_path / 'work')
+    missing = tmp_path / 'mit_b2.pth'
+    argv += ['--cfg-options', f'model.backbone.init_cfg.checkpoint={missing}']
+    assert benchmark_downstream.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f'segformer_b2: the pretrained backbone {missing} cannot be reached' in err
+    assert '--pretrained off' in err
+    assert not (tmp_path / 'work').exists()

@@ -9,8 +9,9 @@ from mmengine.config import Config
 
 from psfusion.benchmark.catalog import config_path, display_name, parse_segmenters
 from psfusion.benchmark.checkpoints import trust_checkpoints_under
-from psfusion.benchmark.runs import (PlainTextConfig, apply_image_size, apply_max_iters,
-                                     apply_schedule, config_hash, resolve_pretrained)
+from psfusion.benchmark.runs import (PlainTextConfig, PretrainedUnavailable, apply_image_size,
+                                     apply_max_iters, apply_schedule, config_hash,
+                                     resolve_pretrained)
 
 from ._data import cached_mmseg_metainfo
 
@@ -66,7 +67,6 @@ def test_image_size_override_reaches_every_step():
 
 def test_pretrained_decisions(tmp_path):
     cfg = _cfg()
-    assert resolve_pretrained(copy.deepcopy(cfg), 'on').startswith('on: https://')
     off = copy.deepcopy(cfg)
     assert resolve_pretrained(off, 'off') == 'off' and off.model.backbone.init_cfg is None
     local = copy.deepcopy(cfg)
@@ -74,10 +74,17 @@ def test_pretrained_decisions(tmp_path):
     messages = []
     assert resolve_pretrained(local, 'auto', messages.append) == 'off (unreachable)'
     assert 'missing.pth cannot be reached' in messages[0]
+    local.model.backbone.init_cfg = dict(type='Pretrained',
+                                         checkpoint=str(tmp_path / 'missing.pth'))
+    with pytest.raises(PretrainedUnavailable, match='missing.pth cannot be reached') as info:
+        resolve_pretrained(local, 'on')  # the default: stop before training
+    assert '--pretrained off' in str(info.value) and 'missing.pth' in str(info.value)
+    assert local.model.backbone.init_cfg.checkpoint.endswith('missing.pth')  # untouched
     (tmp_path / 'present.pth').write_bytes(b'')
     local.model.backbone.init_cfg = dict(type='Pretrained',
                                          checkpoint=str(tmp_path / 'present.pth'))
     assert resolve_pretrained(local, 'auto') == f'on: {tmp_path / "present.pth"}'
+    assert resolve_pretrained(local, 'on') == f'on: {tmp_path / "present.pth"}'
     assert resolve_pretrained(_cfg('segformer_mini', 'synthetic'), 'auto').startswith('none')
     with pytest.raises(ValueError, match='unknown --pretrained'):
         resolve_pretrained(cfg, 'maybe')
