@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end smoke run of the whole pipeline on a GPU, at the paper's sizes, on synthetic data
 # (no dataset or weights needed): data (480x640) -> PSFusion (reference-size network, batch 16,
-# 256 crops) for a few iterations -> fused train/test splits with semantic-head predictions ->
+# 256 crops, random initialisation) for a few iterations -> fused train/test splits with semantic-head predictions ->
 # SegFormer-B2 and SegNeXt-Large (quick schedule, a few iterations, no pretrained weights) on ir
 # and the fused images, through the MSRS benchmark configs -> tables.  It checks that every step
 # runs on CUDA and prints the timings; the numbers themselves mean nothing (a few iterations).
@@ -35,6 +35,7 @@ t=$(stamp)
     train_dataloader.dataset.data_root="$DATA" val_dataloader.dataset.data_root="$DATA" \
     test_dataloader.dataset.data_root="$DATA" train_cfg.max_iters="$ITERS" \
     train_cfg.val_interval="$ITERS" default_hooks.checkpoint.interval="$ITERS" \
+    model.backbone_pretrained=None \
     > "$OUT/train_fusion.log" 2>&1
 step train "$t"
 

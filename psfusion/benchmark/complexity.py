@@ -18,7 +18,8 @@ from torch import nn
 def _analyse(module: nn.Module, shape: Sequence[int]) -> tuple[int, int]:
     from mmengine.analysis import FlopAnalyzer, parameter_count
 
-    inputs = (torch.zeros(1, *shape), )
+    device = next(module.parameters()).device  # the model may sit on a GPU
+    inputs = (torch.zeros(1, *shape, device=device), )
     analyzer = FlopAnalyzer(module, inputs)
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     analyzer.tracer_warnings('none')

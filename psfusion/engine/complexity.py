@@ -63,7 +63,9 @@ def model_complexity(model: nn.Module, height: int, width: int, semantic: bool =
     """
     was_training = model.training
     model.eval()
-    inputs = (torch.rand(1, 1, height, width), torch.rand(1, 3, height, width))
+    device = next(model.parameters()).device  # the model may sit on a GPU
+    inputs = (torch.rand(1, 1, height, width, device=device),
+              torch.rand(1, 3, height, width, device=device))
     try:
         with torch.no_grad():  # counting needs no autograd graph (and its memory)
             analyzer = FlopAnalyzer(_RunTensors(model, semantic, fidelity), inputs)
