@@ -28,14 +28,15 @@ $(STAMP): setup.cfg pyproject.toml
 # Every step skips work already done, so an interrupted `make demo` continues where it stopped.
 DEMO_FUSION := $(DEMO_DIR)/fusion
 DEMO_FUSED := $(DEMO_DIR)/fused
+DEMO_CKPT := $(DEMO_FUSION)/iter_200.pth# the last checkpoint of psfusion_light_synthetic.py
 demo: install
 	$(PY) tools/make_synthetic.py --out $(DEMO_DIR)/data --num-train 64 --num-test 32 --seed 0
-	test -f $(DEMO_FUSION)/iter_300.pth || $(PY) tools/train_fusion.py \
+	test -f $(DEMO_CKPT) || $(PY) tools/train_fusion.py \
 		psfusion/configs/psfusion_light_synthetic.py --work-dir $(DEMO_FUSION) \
 		--cfg-options train_dataloader.dataset.data_root=$(DEMO_DIR)/data \
 		val_dataloader.dataset.data_root=$(DEMO_DIR)/data \
 		test_dataloader.dataset.data_root=$(DEMO_DIR)/data
-	$(PY) tools/fuse.py psfusion/configs/psfusion_light_synthetic.py $(DEMO_FUSION)/iter_300.pth \
+	$(PY) tools/fuse.py psfusion/configs/psfusion_light_synthetic.py $(DEMO_CKPT) \
 		--src $(DEMO_DIR)/data --layout msrs --split train,test --save-seg --out $(DEMO_FUSED)
 	$(PY) tools/benchmark_downstream.py --seg segformer_mini --dataset synthetic \
 		--data-root $(DEMO_DIR)/data --sources ir,vi,psfusion=$(DEMO_FUSED) --schedule quick \
