@@ -1,22 +1,27 @@
-"""Write the synthetic complementary-modality road-scene dataset (MSRS layout).
+"""Write the synthetic complementary-modality road-scene dataset (MSRS or FMB layout).
 
 Example:
     python tools/make_synthetic.py --out work_dirs/demo/data --num-train 64 --num-test 32 --seed 0
+    python tools/make_synthetic.py --layout fmb --out work_dirs/fmb_synth --num-train 16 --num-test 8
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-from psfusion.data.synthetic import write_synthetic_dataset
+from psfusion.data.synthetic import SYNTHETIC_LAYOUTS, write_synthetic_dataset
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', required=True, help='output dataset root')
     parser.add_argument('--num-train', type=int, default=64, help='training pairs')
-    parser.add_argument('--num-val', type=int, default=8,
-                        help='validation pairs (held out inside train/, listed in val.txt)')
+    parser.add_argument('--layout', default='msrs', choices=sorted(SYNTHETIC_LAYOUTS),
+                        help="on-disk layout and class list: msrs (9 classes) or fmb (FMB's 15; "
+                        "synthetic classes FMB lacks become unlabelled)")
+    parser.add_argument('--num-val', type=int, default=None,
+                        help='validation pairs (held out inside train/, listed in val.txt; '
+                        'default 8; msrs layout only)')
     parser.add_argument('--num-test', type=int, default=32, help='test pairs')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--height', type=int, default=128)
@@ -25,7 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def format_summary(summary: dict) -> str:
-    lines = [f"synthetic dataset: {summary['height']}x{summary['width']} (HxW), "
+    lines = [f"synthetic dataset ({summary['layout']} layout): "
+             f"{summary['height']}x{summary['width']} (HxW), "
              f"seed {summary['seed']}"]
     for split, info in summary['splits'].items():
         total = sum(info['class_pixels'].values()) or 1
@@ -39,8 +45,14 @@ def format_summary(summary: dict) -> str:
 def main(argv=None) -> None:
     args = parse_args(argv)
     start = time.perf_counter()
-    summary = write_synthetic_dataset(args.out, args.num_train, args.num_test, args.num_val,
-                                      args.seed, args.height, args.width)
+    num_val = args.num_val
+    if num_val is None:
+        num_val = 8 if SYNTHETIC_LAYOUTS[args.layout]['split_files'] else 0
+    elif num_val and not SYNTHETIC_LAYOUTS[args.layout]['split_files']:
+        raise SystemExit(f'error: the {args.layout} layout has no validation split; drop '
+                         f'--num-val')
+    summary = write_synthetic_dataset(args.out, args.num_train, args.num_test, num_val,
+                                      args.seed, args.height, args.width, args.layout)
     print(format_summary(summary))
     print(f'written to {args.out} in {time.perf_counter() - start:.1f} s')
 

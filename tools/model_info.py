@@ -10,7 +10,7 @@ import argparse
 import psfusion  # noqa: F401  (mmcv-lite compatibility before any mmseg import)
 from mmengine.config import Config
 
-from psfusion.engine.complexity import model_complexity
+from psfusion.complexity import fusion_complexity
 from psfusion.registry import MODELS
 
 
@@ -23,8 +23,8 @@ def main() -> None:
     cfg.model.backbone_pretrained = None  # counting needs no weights
     model = MODELS.build(cfg.model)
     h, w = args.shape
-    full = model_complexity(model, h, w)
-    infer = model_complexity(model, h, w, semantic=False, fidelity=False)
+    full = fusion_complexity(model, h, w)
+    infer = fusion_complexity(model, h, w, semantic=False, fidelity=False)
     matmul = sum(full.macs_by_operator.get(k, 0) for k in ('conv', 'scaled_dot_product_attention'))
     print(f'config: {args.config}')
     print(f'parameters: {full.params:,} ({full.params / 1e6:.2f} M)')

@@ -1,59 +1,136 @@
-"""The results store: one CSV row per run (dataset, segmenter, source, seed).
+"""The results store: one CSV row per run (dataset, segmenter, source, seed, tta).
 
-Columns (:data:`COLUMNS`): ``dataset, segmenter, source, seed, mIoU, mAcc``, the IoU of each of
-the nine classes under its class name, ``params, flops, seconds, config_hash``.  IoU and
-accuracy are in percent, unrounded.  ``segmenter`` ends in ``+tta`` for test-time-augmented
-evaluations.
+Columns: the key (:data:`KEY_COLUMNS`: ``dataset, segmenter, source, seed, tta``), ``mIoU,
+mAcc``, the IoU of each class of the run's dataset under its class name (in the dataset's id
+order, e.g. nine for MSRS, fifteen for FMB), then ``params, macs, seconds, config_hash``
+(:data:`TAIL_COLUMNS`).  IoU and accuracy are in percent, unrounded; ``macs`` counts
+multiply-adds (mmengine's count; FLOPs would be twice as many).  A store holds one dataset, so
+the class columns are that dataset's and pandas reads the file as is.
+
+Stores written before the ``tta`` column existed (evaluations with test-time augmentation were
+rows whose segmenter ended in ``+tta``, and ``macs`` was called ``flops``) still read: their rows
+come back in today's form.
 
 Rows are appended atomically: the whole file is rewritten to a temporary file in the same folder
-and moved over the old one (``os.replace``), under an exclusive lock, so a reader never sees a
-half-written row and two concurrent runs do not lose each other's rows.  A rerun of a key with
-a different ``config_hash`` adds a row; tables use the latest row of each key.
+and moved over the old one, under an exclusive lock, so a reader never sees a half-written row
+and two concurrent runs do not lose each other's rows.  A rerun of a key with a different
+``config_hash`` adds a row; tables use the latest row of each key.
 """
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import tempfile
-from typing import Iterator, Mapping, Optional
+from dataclasses import asdict, dataclass
+from typing import Iterator, Mapping, Optional, Sequence
 
 import pandas as pd
 
-from ..data.labels import CLASSES
+from ..fileio import write_text
 
-KEY_COLUMNS = ('dataset', 'segmenter', 'source', 'seed')
-METRIC_COLUMNS = ('mIoU', 'mAcc') + tuple(CLASSES)
-COLUMNS = KEY_COLUMNS + METRIC_COLUMNS + ('params', 'flops', 'seconds', 'config_hash')
+KEY_COLUMNS = ('dataset', 'segmenter', 'source', 'seed', 'tta')
+SUMMARY_COLUMNS = ('mIoU', 'mAcc')
+TAIL_COLUMNS = ('params', 'macs', 'seconds', 'config_hash')
+#: Suffix that marked test-time-augmented rows in stores written before the ``tta`` column.
+LEGACY_TTA_SUFFIX = '+tta'
 
 
 class ResultsError(ValueError):
     """A results file that is not in this store's format."""
 
 
-def row_from_metrics(key: Mapping, metrics: Mapping[str, float], *, params: int, flops: int,
-                     seconds: float, config_hash: str) -> dict:
-    """A store row from :class:`~psfusion.metrics.segmentation.PerClassIoUMetric` output."""
-    row = {column: key[column] for column in KEY_COLUMNS}
+@dataclass(frozen=True)
+class RunKey:
+    """What identifies a result: a segmenter trained on one source of a dataset with one seed,
+    evaluated with or without test-time augmentation."""
+    dataset: str
+    segmenter: str
+    source: str
+    seed: int = 0
+    tta: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> 'RunKey':
+        return cls(str(row['dataset']), str(row['segmenter']), str(row['source']),
+                   int(row['seed']), _as_bool(row.get('tta', False)))
+
+    def __str__(self) -> str:
+        return (f'{self.segmenter}{" (TTA)" if self.tta else ""} / {self.source} / '
+                f'seed {self.seed}')
+
+
+def columns_for(classes: Sequence[str]) -> tuple:
+    """The store's columns for a dataset with these classes."""
+    return KEY_COLUMNS + SUMMARY_COLUMNS + tuple(classes) + TAIL_COLUMNS
+
+
+def class_columns(frame: pd.DataFrame) -> list[str]:
+    """The class columns of a store (between ``mAcc`` and ``params``), in id order."""
+    columns = list(frame.columns)
+    return columns[columns.index('mAcc') + 1:columns.index('params')]
+
+
+def row_from_metrics(key: RunKey, metrics: Mapping[str, float], classes: Sequence[str], *,
+                     params: int, macs: int, seconds: float, config_hash: str) -> dict:
+    """A store row from :class:`~psfusion.metrics.segmentation.PerClassIoUMetric` output
+    (``mIoU``, ``mAcc``, ``IoU.<class>`` for each of the dataset's ``classes``)."""
+    row = key.as_dict()
     row['mIoU'] = float(metrics['mIoU'])
     row['mAcc'] = float(metrics['mAcc'])
-    for name in CLASSES:
+    for name in classes:
         row[name] = float(metrics[f'IoU.{name}'])
-    row.update(params=int(params), flops=int(flops), seconds=round(float(seconds), 1),
+    row.update(params=int(params), macs=int(macs), seconds=round(float(seconds), 1),
                config_hash=config_hash)
     return row
 
 
+def _as_bool(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ('true', '1', 'yes')
+    return bool(value) if not pd.isna(value) else False
+
+
+def _upgrade(frame: pd.DataFrame) -> pd.DataFrame:
+    """Bring a store of an earlier format to today's columns (see the module docstring)."""
+    if 'flops' in frame.columns and 'macs' not in frame.columns:
+        frame = frame.rename(columns={'flops': 'macs'})
+    if 'tta' not in frame.columns and 'segmenter' in frame.columns:
+        names = frame['segmenter'].astype(str)
+        tta = names.str.endswith(LEGACY_TTA_SUFFIX)
+        frame = frame.copy()
+        frame['segmenter'] = names.where(~tta, names.str[:-len(LEGACY_TTA_SUFFIX)])
+        frame.insert(list(frame.columns).index('seed') + 1, 'tta', tta)
+    return frame
+
+
 def read_results(path: str) -> pd.DataFrame:
-    """The store as a DataFrame (empty, with the columns, if the file does not exist)."""
+    """The store as a DataFrame (empty, with the key and fixed columns, if the file does not
+    exist).  ``tta`` is boolean, ``seed`` integer."""
     if not os.path.isfile(path):
-        return pd.DataFrame(columns=list(COLUMNS))
-    frame = pd.read_csv(path, dtype={'config_hash': str, 'source': str, 'segmenter': str})
-    missing = [column for column in COLUMNS if column not in frame.columns]
+        return pd.DataFrame(columns=list(columns_for(())))
+    try:
+        frame = pd.read_csv(path, dtype={'config_hash': str, 'source': str, 'segmenter': str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ResultsError(f'{path}: not a readable results store ({exc}).') from exc
+    frame = _upgrade(frame)
+    fixed = KEY_COLUMNS + SUMMARY_COLUMNS + TAIL_COLUMNS
+    missing = [column for column in fixed if column not in frame.columns]
     if missing:
         raise ResultsError(f'{path}: not a results store of this benchmark (missing columns: '
                            f'{", ".join(missing)}).')
-    return frame[list(COLUMNS)]
+    frame['tta'] = frame['tta'].map(_as_bool).astype(bool)
+    return frame
+
+
+def check_classes(frame: pd.DataFrame, classes: Sequence[str], path: str) -> None:
+    """Refuse a store whose class columns are not ``classes`` (another dataset's store)."""
+    have = class_columns(frame)
+    if not frame.empty and have != list(classes):
+        raise ResultsError(
+            f'{path} holds results with the classes {", ".join(have)}, not '
+            f'{", ".join(classes)}: a store holds one dataset. Use another --work-dir.')
 
 
 @contextlib.contextmanager
@@ -64,6 +141,7 @@ def locked(path: str) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows
         yield
         return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path + '.lock', 'a+') as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -72,41 +150,42 @@ def locked(path: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def append_result(path: str, row: Mapping) -> pd.DataFrame:
-    """Append one row atomically; returns the updated store."""
-    unknown = set(row) - set(COLUMNS)
-    missing = set(COLUMNS) - set(row)
+def append_result(path: str, row: Mapping, classes: Sequence[str]) -> pd.DataFrame:
+    """Append one row of a dataset with ``classes`` atomically; returns the updated store."""
+    columns = columns_for(classes)
+    unknown = set(row) - set(columns)
+    missing = set(columns) - set(row)
     if unknown or missing:
         raise ResultsError(f'row columns do not match the store: missing {sorted(missing)}, '
                            f'unknown {sorted(unknown)}')
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
     with locked(path):
         frame = read_results(path)
-        new = pd.DataFrame([{column: row[column] for column in COLUMNS}])
-        frame = new if frame.empty else pd.concat([frame, new], ignore_index=True)
-        handle, tmp = tempfile.mkstemp(dir=folder, prefix='.results-', suffix='.csv')
-        try:
-            with os.fdopen(handle, 'w', encoding='utf-8', newline='') as out:
-                frame.to_csv(out, index=False)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        check_classes(frame, classes, path)
+        new = pd.DataFrame([{column: row[column] for column in columns}])
+        frame = new if frame.empty else pd.concat([frame[list(columns)], new],
+                                                  ignore_index=True)
+        write_text(path, frame.to_csv(index=False))
     return frame
 
 
-def find_result(frame: pd.DataFrame, key: Mapping,
+def key_mask(frame: pd.DataFrame, key: RunKey) -> pd.Series:
+    """Rows of ``frame`` with this key."""
+    mask = pd.Series(True, index=frame.index)
+    for column, value in key.as_dict().items():
+        values = frame[column]
+        if column == 'seed':
+            mask &= values.astype(int) == int(value)
+        elif column == 'tta':
+            mask &= values.astype(bool) == bool(value)
+        else:
+            mask &= values.astype(str) == str(value)
+    return mask
+
+
+def find_result(frame: pd.DataFrame, key: RunKey,
                 config_hash: Optional[str] = None) -> Optional[dict]:
     """The latest row with this key (and this config hash, if given), or None."""
-    mask = pd.Series(True, index=frame.index)
-    for column in KEY_COLUMNS:
-        values = frame[column]
-        mask &= (values.astype(int) == int(key[column])) if column == 'seed' else (
-            values.astype(str) == str(key[column]))
+    mask = key_mask(frame, key)
     if config_hash is not None:
         mask &= frame['config_hash'].astype(str) == config_hash
     rows = frame[mask]
@@ -114,11 +193,7 @@ def find_result(frame: pd.DataFrame, key: Mapping,
 
 
 def latest_results(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, segmenter, source, seed): the last one written."""
+    """One row per key: the last one written."""
     if frame.empty:
         return frame
     return frame.drop_duplicates(subset=list(KEY_COLUMNS), keep='last').reset_index(drop=True)
-
-
-def is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -102,8 +102,12 @@ def _images_by_stem(folder: str) -> dict[str, str]:
     return found
 
 
-def resolve_fused_images(root: str, split: str, stems: Sequence[str]) -> dict[str, str]:
+def resolve_fused_images(root: str, split: str, stems: Sequence[str],
+                         layout_dir: Optional[str] = None) -> dict[str, str]:
     """Map every stem of a split to its fused image under ``root`` (see the module docstring).
+
+    ``layout_dir``: where the dataset's layout puts the split's fused images (what
+    ``tools/fuse.py`` writes, e.g. ``test/fused`` for MSRS, ``fused`` for MFNet); searched first.
 
     Raises:
         DataError: when no candidate folder holds all the stems; the message names the
@@ -113,7 +117,8 @@ def resolve_fused_images(root: str, split: str, stems: Sequence[str]) -> dict[st
     if not os.path.isdir(root):
         raise DataError(f'{root}: fused-image folder not found (split {split!r}).')
     searched, best = [], None
-    for pattern in FUSED_CANDIDATES:
+    patterns = ((layout_dir, ) if layout_dir else ()) + FUSED_CANDIDATES
+    for pattern in patterns:
         folder = os.path.normpath(os.path.join(root, pattern.format(split=split)))
         if folder in searched:
             continue

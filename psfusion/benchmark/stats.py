@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from typing import Optional, Sequence
 
 import numpy as np
 
+from ..fileio import write_json
 from .transforms import read_source_rgb
 
 
@@ -65,9 +65,5 @@ def source_statistics(items: Sequence[dict], cache_dir: Optional[str] = None) ->
     mean, std = compute_mean_std(items)
     stats = dict(mean=mean, std=std, images=len(items), fingerprint=key)
     if path:
-        os.makedirs(cache_dir, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=cache_dir, suffix='.tmp')
-        with os.fdopen(handle, 'w', encoding='utf-8') as out:
-            json.dump(stats, out, indent=2)
-        os.replace(tmp, path)
+        write_json(path, stats)
     return stats

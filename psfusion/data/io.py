@@ -1,4 +1,4 @@
-"""Reading infrared, visible, MFNet and label images, with errors that name the file and the fix.
+"""Reading infrared, visible and label images, with errors that name the file and the fix.
 
 Images are decoded with Pillow rather than OpenCV: Pillow reports truncated files instead of
 returning a partly grey image, and the published fusion metrics (VIFB) were computed on images
@@ -8,7 +8,7 @@ order (``H x W`` for labels), RGB channel order.
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -71,15 +71,37 @@ def num_channels(array: np.ndarray) -> int:
     return 1 if array.ndim == 2 else array.shape[2]
 
 
-def read_infrared(path: str) -> np.ndarray:
+def select_channels(array: np.ndarray, channels: Optional[Sequence[int]], path: str,
+                    modality: str) -> np.ndarray:
+    """The ``channels`` of a decoded image (``None``: all of them), ``H x W x C``.
+
+    A dataset that keeps both modalities in one file (MFNet: R, G, B, thermal) reads each
+    modality as a channel selection; a file with too few channels is refused by name.
+    """
+    if channels is None:
+        return array
+    channels = list(channels)
+    have = num_channels(array)
+    if not channels or max(channels) >= have or min(channels) < 0:
+        raise DataError(
+            f'{path}: the {modality} image is channel(s) {channels} of this file, but it has '
+            f'{have} channel(s). Is the dataset in the layout you named (e.g. MFNet keeps R, G, '
+            f'B, thermal in one 4-channel PNG; MSRS and FMB keep separate files)?')
+    if array.ndim == 2:
+        array = array[..., None]
+    return np.ascontiguousarray(array[..., channels])
+
+
+def read_infrared(path: str, channels: Optional[Sequence[int]] = None) -> np.ndarray:
     """Read an infrared image as ``H x W x 1`` uint8.
 
     Accepts single-channel images, grey stored as RGB/RGBA (channels equal within
     :data:`GREY_TOLERANCE` levels; BT.601 luma is taken) and grey+alpha.  An infrared file whose
     colour channels really differ is refused: it is most likely a visible image or a
-    false-colour rendering.
+    false-colour rendering.  ``channels`` selects the infrared channel(s) of a file that holds
+    both modalities (see :func:`select_channels`).
     """
-    array = read_array(path)
+    array = select_channels(read_array(path), channels, path, 'infrared')
     channels = num_channels(array)
     if channels == 1:
         return array[..., None] if array.ndim == 2 else array
@@ -101,12 +123,13 @@ def read_infrared(path: str) -> np.ndarray:
                     f'stored as RGB).')
 
 
-def read_visible(path: str) -> np.ndarray:
+def read_visible(path: str, channels: Optional[Sequence[int]] = None) -> np.ndarray:
     """Read a visible image as ``H x W x 3`` uint8 RGB.
 
     Grey visible images (TNO) are replicated to three channels; an alpha channel is dropped.
+    ``channels`` selects the visible channels of a file that holds both modalities.
     """
-    array = read_array(path)
+    array = select_channels(read_array(path), channels, path, 'visible')
     channels = num_channels(array)
     if channels == 1:
         grey = array if array.ndim == 2 else array[..., 0]
@@ -116,18 +139,6 @@ def read_visible(path: str) -> np.ndarray:
     if channels in (3, 4):
         return np.ascontiguousarray(array[..., :3])
     raise DataError(f'{path}: visible image with {channels} channels; expected 1, 3 or 4.')
-
-
-def read_mfnet(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read an MFNet 4-channel PNG (R, G, B, thermal): returns ``(infrared, visible)``."""
-    array = read_array(path)
-    channels = num_channels(array)
-    if channels != 4:
-        raise DataError(
-            f'{path}: MFNet images must have 4 channels (R, G, B, thermal); this one has '
-            f'{channels}. Is the dataset in the MSRS layout (separate vi/ and ir/ folders)? '
-            f'Then use the msrs layout.')
-    return np.ascontiguousarray(array[..., 3:4]), np.ascontiguousarray(array[..., :3])
 
 
 def read_label(path: str, num_classes: int = NUM_CLASSES,

@@ -14,13 +14,8 @@ import numpy as np
 
 from .io import IGNORE_INDEX
 
-#: The nine MSRS / MFNet classes, in id order.
-CLASSES = ('unlabelled', 'car', 'person', 'bike', 'curve', 'car_stop', 'guardrail',
-           'color_cone', 'bump')
-#: The datasets' colour palette (RGB), in id order.
-PALETTE = ((0, 0, 0), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 192), (128, 128, 0),
-           (64, 64, 128), (192, 128, 128), (192, 64, 0))
-#: Default salient targets (warm objects): car, person, bike.
+#: Salient targets (warm objects) when a sample names none: MSRS's car, person, bike.  Datasets
+#: give their own in ``metainfo['target_classes']`` (see :mod:`psfusion.data.layouts`).
 DEFAULT_TARGET_CLASSES = (1, 2, 3)
 
 
@@ -62,8 +57,8 @@ def target_mask(seg: np.ndarray,
     return np.isin(seg, np.asarray(list(classes), dtype=seg.dtype)).astype(np.uint8)
 
 
-def colorize(seg: np.ndarray, palette: Sequence[Sequence[int]] = PALETTE) -> np.ndarray:
-    """Render class ids as an RGB image in the dataset palette (ignored pixels white)."""
+def colorize(seg: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
+    """Render class ids as an RGB image in the dataset's palette (ignored pixels white)."""
     table = np.full((256, 3), 255, np.uint8)
     table[:len(palette)] = np.asarray(palette, np.uint8)
     return table[seg]

@@ -1,4 +1,4 @@
-"""A synthetic, complementary-modality road-scene dataset in the MSRS layout.
+"""A synthetic, complementary-modality road-scene dataset, in the MSRS (or FMB) layout.
 
 Real MSRS/MFNet labels cannot be downloaded on an offline machine, and a first run must work
 offline.  This module draws MSRS-like street scenes with the same nine classes and **exact**
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -40,10 +39,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .labels import CLASSES
+from ..fileio import save_png
+from .layouts import FMB_CLASSES, MSRS_CLASSES
 
 SPLIT_IDS = {'train': 0, 'val': 1, 'test': 2}
-# Class ids (see CLASSES).
+# Class ids (MSRS ids, see MSRS_CLASSES).
+CLASSES = MSRS_CLASSES
 BACKGROUND, CAR, PERSON, BIKE, CURVE, CAR_STOP, GUARDRAIL, CONE, BUMP = range(9)
 
 # Day colours (RGB in [0, 1]) of the painted / passive classes.
@@ -385,56 +386,82 @@ def make_sample(seed: int, split: str, index: int, height: int = 128,
     return infrared, visible, label, night
 
 
-def _save_png(array: np.ndarray, path: str) -> None:
-    """Write a PNG atomically (temporary file in the same folder, then rename)."""
-    folder = os.path.dirname(path)
-    handle, tmp = tempfile.mkstemp(suffix='.png', dir=folder, prefix='.tmp-')
-    os.close(handle)
-    try:
-        Image.fromarray(array).save(tmp, format='PNG')
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+#: The layouts the synthetic scenes can be written in: where each split's infrared, visible and
+#: label images go, whether split lists are written, the class names, and how the scene's MSRS
+#: class ids map onto them (classes the target dataset lacks become 0, unlabelled).
+SYNTHETIC_LAYOUTS = {
+    'msrs': dict(dirs=('ir', 'vi', 'Segmentation_labels'), split_files=True,
+                 classes=MSRS_CLASSES, class_map={name: name for name in MSRS_CLASSES}),
+    'fmb': dict(dirs=('Infrared', 'Visible', 'Label'), split_files=False, classes=FMB_CLASSES,
+                class_map={'car': 'car', 'person': 'person', 'bike': 'bicycle'}),
+}
+
+
+def class_lookup(layout: str) -> np.ndarray:
+    """A 256-entry table from the scene's MSRS ids to the ids of ``layout``'s classes (255
+    stays 255; classes without a counterpart become 0)."""
+    spec = SYNTHETIC_LAYOUTS[layout]
+    table = np.zeros(256, np.uint8)
+    table[255] = 255
+    for msrs_id, name in enumerate(MSRS_CLASSES):
+        target = spec['class_map'].get(name)
+        if target is not None:
+            table[msrs_id] = spec['classes'].index(target)
+    return table
 
 
 def write_synthetic_dataset(out: str, num_train: int = 64, num_test: int = 32,
                             num_val: int = 8, seed: int = 0, height: int = 128,
-                            width: int = 160) -> dict:
-    """Write the dataset in the MSRS layout and return its summary.
+                            width: int = 160, layout: str = 'msrs') -> dict:
+    """Write the dataset and return its summary.
 
-    Layout: ``out/train/{ir,vi,Segmentation_labels}`` holds the training and validation pairs,
-    listed in ``out/train.txt`` and ``out/val.txt`` (validation is a held-out part of the
-    training folder, as users carve it out of MSRS); ``out/test/...`` and ``out/test.txt`` the
-    test pairs.  File names follow MSRS: a 5-digit index and ``D`` (day) or ``N`` (night).
+    ``layout='msrs'``: ``out/train/{ir,vi,Segmentation_labels}`` holds the training and
+    validation pairs, listed in ``out/train.txt`` and ``out/val.txt`` (validation is a held-out
+    part of the training folder, as users carve it out of MSRS); ``out/test/...`` and
+    ``out/test.txt`` the test pairs.  File names follow MSRS: a 5-digit index and ``D`` (day) or
+    ``N`` (night).
+
+    ``layout='fmb'``: ``out/{train,test}/{Infrared,Visible,Label}`` with FMB's 15 classes (car,
+    person and bike map to FMB's car, person and bicycle; the other synthetic classes become
+    unlabelled).  FMB has no validation split and no split lists: ``num_val`` must be 0.
+
     ``out/synthetic.json`` records the parameters and the class pixel counts.
     """
+    if layout not in SYNTHETIC_LAYOUTS:
+        raise ValueError(f'unknown layout {layout!r}; the synthetic dataset can be written as '
+                         f'{", ".join(SYNTHETIC_LAYOUTS)}')
+    spec = SYNTHETIC_LAYOUTS[layout]
+    if not spec['split_files']:
+        num_val = 0
     if min(num_train, num_test) < 1 or num_val < 0:
         raise ValueError('need at least one training and one test image (and num_val >= 0)')
+    classes = spec['classes']
+    lookup = class_lookup(layout)
     plan = [('train', 'train', num_train), ('val', 'train', num_val), ('test', 'test', num_test)]
-    summary = dict(generator='psfusion.data.synthetic', seed=seed, height=height, width=width,
-                   classes=list(CLASSES), splits={})
+    summary = dict(generator='psfusion.data.synthetic', layout=layout, seed=seed, height=height,
+                   width=width, classes=list(classes), splits={})
     for split, folder, count in plan:
-        for sub in ('ir', 'vi', 'Segmentation_labels'):
+        if not count:
+            continue
+        for sub in spec['dirs']:
             os.makedirs(os.path.join(out, folder, sub), exist_ok=True)
-        stems, pixels, nights = [], np.zeros(len(CLASSES), np.int64), 0
+        stems, pixels, nights = [], np.zeros(len(classes), np.int64), 0
         for index in range(count):
             ir, vi, label, night = make_sample(seed, split, index, height, width)
+            label = lookup[label]
             offset = {'train': 0, 'val': num_train, 'test': 0}[split]
             stem = f'{offset + index:05d}{"N" if night else "D"}'
-            _save_png(ir, os.path.join(out, folder, 'ir', stem + '.png'))
-            _save_png(vi, os.path.join(out, folder, 'vi', stem + '.png'))
-            _save_png(label, os.path.join(out, folder, 'Segmentation_labels', stem + '.png'))
+            for sub, image in zip(spec['dirs'], (ir, vi, label)):
+                save_png(image, os.path.join(out, folder, sub, stem + '.png'))
             stems.append(stem)
-            pixels += np.bincount(label.ravel(), minlength=len(CLASSES))
+            pixels += np.bincount(label[label != 255].ravel(), minlength=len(classes))
             nights += int(night)
-        if count:
+        if spec['split_files']:
             with open(os.path.join(out, f'{split}.txt'), 'w', encoding='utf-8') as handle:
                 handle.write('\n'.join(stems) + '\n')
         summary['splits'][split] = dict(
             folder=folder, images=count, night=nights, day=count - nights,
-            class_pixels={name: int(n) for name, n in zip(CLASSES, pixels)})
+            class_pixels={name: int(n) for name, n in zip(classes, pixels)})
     with open(os.path.join(out, 'synthetic.json'), 'w', encoding='utf-8') as handle:
         json.dump(summary, handle, indent=2)
     return summary

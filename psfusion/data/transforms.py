@@ -17,7 +17,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement, PixelData
 
 from ..registry import TRANSFORMS
-from .io import IGNORE_INDEX, DataError, read_infrared, read_label, read_mfnet, read_visible
+from .io import IGNORE_INDEX, DataError, read_infrared, read_label, read_visible
 from .labels import DEFAULT_TARGET_CLASSES, binary_label, boundary_label, target_mask
 
 IMAGE_KEYS = ('ir', 'vi')
@@ -32,8 +32,10 @@ def _present(results: dict, keys: Sequence[str]) -> list[str]:
 class LoadFusionPair(BaseTransform):
     """Read the infrared and visible images (and the label, if the sample has one).
 
-    Sample keys read: ``ir_path`` and ``vi_path``, or ``mfnet_path`` (one 4-channel PNG);
-    optional ``seg_map_path``.  Sizes must agree; the error names both files.
+    Sample keys read: ``ir_path`` / ``ir_channels`` and ``vi_path`` / ``vi_channels`` (a file
+    and an optional channel selection, see :mod:`psfusion.data.layouts`), optional
+    ``seg_map_path``, and ``num_classes`` (the dataset's; the argument is the fallback for
+    records without it).  Sizes must agree; the error names both files.
     """
 
     def __init__(self, num_classes: int = 9, ignore_index: int = IGNORE_INDEX) -> None:
@@ -41,21 +43,21 @@ class LoadFusionPair(BaseTransform):
         self.ignore_index = ignore_index
 
     def transform(self, results: dict) -> dict:
-        if results.get('mfnet_path'):
-            ir, vi = read_mfnet(results['mfnet_path'])
-            where = results['mfnet_path']
+        ir = read_infrared(results['ir_path'], results.get('ir_channels'))
+        vi = read_visible(results['vi_path'], results.get('vi_channels'))
+        if results['ir_path'] == results['vi_path']:
+            where = results['ir_path']
         else:
-            ir = read_infrared(results['ir_path'])
-            vi = read_visible(results['vi_path'])
             where = f"{results['ir_path']} and {results['vi_path']}"
-            if ir.shape[:2] != vi.shape[:2]:
-                raise DataError(
-                    f'size mismatch: {results["ir_path"]} is {ir.shape[1]}x{ir.shape[0]} but '
-                    f'{results["vi_path"]} is {vi.shape[1]}x{vi.shape[0]} (width x height). '
-                    f'Register or resize the pair to one size before fusing.')
+        if ir.shape[:2] != vi.shape[:2]:
+            raise DataError(
+                f'size mismatch: {results["ir_path"]} is {ir.shape[1]}x{ir.shape[0]} but '
+                f'{results["vi_path"]} is {vi.shape[1]}x{vi.shape[0]} (width x height). '
+                f'Register or resize the pair to one size before fusing.')
         results['ir'], results['vi'] = ir, vi
         if results.get('seg_map_path'):
-            seg = read_label(results['seg_map_path'], self.num_classes, self.ignore_index)
+            seg = read_label(results['seg_map_path'],
+                             results.get('num_classes', self.num_classes), self.ignore_index)
             if seg.shape != ir.shape[:2]:
                 raise DataError(
                     f'size mismatch: label {results["seg_map_path"]} is '
@@ -74,14 +76,16 @@ class DeriveFusionLabels(BaseTransform):
     Args:
         boundary_width: odd neighbourhood size of the boundary label (see
             :func:`psfusion.data.labels.boundary_label`).
-        target_classes: class ids of the salient-target mask (default car, person, bike).
+        target_classes: class ids of the salient-target mask.  Default: the sample's
+            ``target_classes`` (its dataset's warm objects, e.g. car, person, bike on MSRS),
+            else MSRS's car, person, bike.
     """
 
     def __init__(self, boundary_width: int = 3,
-                 target_classes: Sequence[int] = DEFAULT_TARGET_CLASSES,
+                 target_classes: Optional[Sequence[int]] = None,
                  ignore_index: int = IGNORE_INDEX) -> None:
         self.boundary_width = boundary_width
-        self.target_classes = tuple(target_classes)
+        self.target_classes = None if target_classes is None else tuple(target_classes)
         self.ignore_index = ignore_index
 
     def transform(self, results: dict) -> dict:
@@ -90,7 +94,9 @@ class DeriveFusionLabels(BaseTransform):
             return results
         results['gt_binary'] = binary_label(seg, self.ignore_index)
         results['gt_boundary'] = boundary_label(seg, self.boundary_width, self.ignore_index)
-        results['gt_target'] = target_mask(seg, self.target_classes)
+        targets = self.target_classes or tuple(results.get('target_classes') or
+                                                DEFAULT_TARGET_CLASSES)
+        results['gt_target'] = target_mask(seg, targets)
         return results
 
 

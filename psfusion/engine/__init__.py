@@ -3,7 +3,6 @@ resumption, the validation metric, the fused-sample hook, and helpers for the to
 from .allocator import keep_freed_memory
 from .checkpoint import (WeightsOnlyCheckpointHook, from_weights_only,
                          load_checkpoint_weights_only, to_weights_only)
-from .complexity import Complexity, model_complexity
 from .hooks import FusedSampleHook, sample_panel
 from .resume import RNGStateHook, ResumableIterBasedTrainLoop, capture_rng_state, restore_rng_state
 from .splits import write_validation_split
@@ -11,7 +10,7 @@ from .val_metric import FusionValMetric
 
 __all__ = [
     'keep_freed_memory', 'WeightsOnlyCheckpointHook', 'from_weights_only',
-    'load_checkpoint_weights_only', 'to_weights_only', 'Complexity', 'model_complexity',
+    'load_checkpoint_weights_only', 'to_weights_only',
     'FusedSampleHook', 'sample_panel', 'RNGStateHook', 'ResumableIterBasedTrainLoop',
     'capture_rng_state', 'restore_rng_state', 'write_validation_split', 'FusionValMetric'
 ]

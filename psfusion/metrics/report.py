@@ -10,34 +10,20 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ..fileio import atomic_write, write_text
 from .scoring import LOWER_IS_BETTER, resolve_metrics
 
 Rows = Sequence[tuple[str, Mapping[str, float]]]
 
 
-def _atomic_target(path: str) -> tuple[int, str]:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    return tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.', suffix='.tmp')
-
-
 def write_atomic_text(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    handle, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(handle, 'w', encoding='utf-8') as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`psfusion.fileio.write_text`)."""
+    write_text(path, text)
 
 
 def write_atomic_csv(frame: pd.DataFrame, path: str) -> None:
@@ -126,15 +112,7 @@ def plot_sorted_curves(frames: Mapping[str, pd.DataFrame], metric: str, path: st
             ax.text(0.5, 0.5, f'{metric} undefined (NaN) for every image', ha='center',
                     va='center', transform=ax.transAxes)
         fig.tight_layout()
-        handle, tmp = _atomic_target(path)
-        os.close(handle)
-        try:
-            fig.savefig(tmp, format='png')
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
     finally:
         plt.close(fig)
 

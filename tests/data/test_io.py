@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from psfusion.data import DataError, read_infrared, read_label, read_mfnet, read_visible
+from psfusion.data import DataError, read_infrared, read_label, read_visible
 from psfusion.data.io import list_images
 
 from .helpers import save
@@ -37,15 +37,18 @@ def test_visible_grey_replicated_and_alpha_dropped(tmp_path):
     assert vi.shape == (3, 5, 3) and (vi == 9).all()
 
 
-def test_mfnet_splits_channels_and_refuses_three_channels(tmp_path):
+def test_channel_selection_reads_both_modalities_of_one_file(tmp_path):
+    """MFNet keeps R, G, B, thermal in one PNG: each modality is a channel selection."""
     rgbt = np.zeros((4, 6, 4), np.uint8)
     rgbt[..., 0], rgbt[..., 3] = 10, 200
-    ir, vi = read_mfnet(str(save(tmp_path / 'x.png', rgbt)))
+    path = str(save(tmp_path / 'x.png', rgbt))
+    ir, vi = read_infrared(path, [3]), read_visible(path, [0, 1, 2])
     assert ir.shape == (4, 6, 1) and (ir == 200).all()
     assert vi.shape == (4, 6, 3) and (vi[..., 0] == 10).all() and (vi[..., 1:] == 0).all()
-    path = save(tmp_path / 'rgb.png', rgbt[..., :3])
-    with pytest.raises(DataError, match=r'rgb\.png: MFNet images must have 4 channels.*has 3'):
-        read_mfnet(str(path))
+    rgb = str(save(tmp_path / 'rgb.png', rgbt[..., :3]))
+    with pytest.raises(DataError, match=r'rgb\.png: the infrared image is channel\(s\) \[3\] '
+                       r'of this file, but it has 3 channel\(s\).*MFNet'):
+        read_infrared(rgb, [3])
 
 
 def test_label_ids_out_of_range(tmp_path):

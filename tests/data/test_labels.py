@@ -46,5 +46,5 @@ def test_target_mask_default_and_custom_classes():
 
 
 def test_colorize_uses_palette():
-    out = colorize(np.array([[0, 1, 255]], np.uint8))
+    out = colorize(np.array([[0, 1, 255]], np.uint8), ((0, 0, 0), (64, 0, 128)))
     np.testing.assert_array_equal(out, [[[0, 0, 0], [64, 0, 128], [255, 255, 255]]])

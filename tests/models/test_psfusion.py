@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from psfusion.engine.complexity import model_complexity
+from psfusion.complexity import fusion_complexity
 from psfusion.models import PSFM, SDFM, PSFusion
 from psfusion.registry import MODELS
 
@@ -95,7 +95,7 @@ def test_ablation_switches():
 def test_complexity_counts_attention(light):
     """At 32x64 the PSFM levels have 4x8, 2x4 and 1x2 positions; each PSFM runs two attentions
     of N x N x (d + d) multiply-adds with d = 32."""
-    result = model_complexity(light, 32, 64)
+    result = fusion_complexity(light, 32, 64)
     expected = sum(2 * n * n * 64 for n in (32, 8, 2))
     assert result.macs_by_operator['scaled_dot_product_attention'] == expected
     assert result.params == sum(p.numel() for p in light.parameters())
@@ -105,7 +105,7 @@ def test_complexity_counts_attention(light):
 @pytest.mark.slow
 def test_default_model_reference_cost_at_480x640():
     """The reference: 356.5 GFLOPs of convolutions and 12.6 G of attention per 480x640 pair."""
-    result = model_complexity(MODELS.build(dict(type='PSFusion')), 480, 640)
+    result = fusion_complexity(MODELS.build(dict(type='PSFusion')), 480, 640)
     assert 2 * result.macs_by_operator['conv'] / 1e9 == pytest.approx(356.5, abs=0.1)
     assert 2 * result.macs_by_operator['scaled_dot_product_attention'] / 1e9 == pytest.approx(
         12.6, abs=0.05)
