@@ -1,40 +1,43 @@
 """The segmenters and datasets of the benchmark, and where their configs live.
 
-Config files are ``mmseg_configs/<segmenter>_<dataset>.py`` at the repository root (override
-with ``PSFUSION_MMSEG_CONFIGS`` or a ``config_dir`` argument).
+Config files are ``<config dir>/<segmenter>_<dataset>.py``.  The config dir is, in order: a
+``config_dir`` argument (``--config-dir``), ``PSFUSION_MMSEG_CONFIGS``, the repository's
+``mmseg_configs/`` (a source checkout), or the copy shipped inside the package
+(``psfusion/.mim/mmseg_configs``, as OpenMMLab packages ship theirs) for a non-editable install.
+Datasets are the registered layouts of :mod:`psfusion.data.layouts` that have configs here.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
+
+from ..data.layouts import layout_class
 
 
 @dataclass(frozen=True)
 class Segmenter:
-    """A segmenter: its key (config prefix), display name and the paper's name for it."""
+    """A segmenter: its key (config prefix) and display name (tables; the paper's name for the
+    paper's segmenters)."""
     key: str
     display: str
-    paper_name: Optional[str] = None  # the column/row name in the paper's tables, if used there
 
 
 SEGMENTERS = {
     s.key: s
     for s in (
-        Segmenter('segformer_b2', 'SegFormer-B2', 'SegFormer-B2'),
-        Segmenter('segformer_b4', 'SegFormer-B4', 'SegFormer-B4'),
-        Segmenter('segnext_b', 'SegNeXt-Base', 'SegNeXt-Base'),
-        Segmenter('segnext_l', 'SegNeXt-Large', 'SegNeXt-Large'),
-        Segmenter('segformer_mini', 'SegFormer-mini', None),  # the demo's small model
+        Segmenter('segformer_b2', 'SegFormer-B2'),
+        Segmenter('segformer_b4', 'SegFormer-B4'),
+        Segmenter('segnext_b', 'SegNeXt-Base'),
+        Segmenter('segnext_l', 'SegNeXt-Large'),
+        Segmenter('segformer_mini', 'SegFormer-mini'),  # the demo's small model, not the paper's
     )
 }
 #: What ``--seg all`` means: the paper's four segmenters (SegFormer-mini must be named).
 PAPER_SEGMENTERS = ('segformer_b2', 'segformer_b4', 'segnext_b', 'segnext_l')
-#: Dataset keys (config suffixes) and display names.
-DATASETS = {'msrs': 'MSRS', 'mfnet': 'MFNet', 'synthetic': 'synthetic'}
-#: Suffix of the segmenter name in results evaluated with test-time augmentation.
-TTA_SUFFIX = '+tta'
+#: The benchmark's datasets (layout names with configs in ``mmseg_configs/``).
+DATASETS = ('msrs', 'mfnet', 'fmb', 'synthetic')
 
 
 def parse_segmenters(text: str) -> list[str]:
@@ -51,23 +54,34 @@ def parse_segmenters(text: str) -> list[str]:
 
 
 def check_dataset(name: str) -> str:
+    """``name`` if it is a benchmark dataset; a ValueError listing the valid ones otherwise."""
     if name not in DATASETS:
         raise ValueError(f'unknown dataset {name!r}; valid names: {", ".join(DATASETS)}')
     return name
 
 
-def display_name(segmenter: str) -> str:
-    """``SegNeXt-Large``, or ``SegNeXt-Large + TTA`` for ``segnext_l+tta``; unknown keys as is."""
-    base = segmenter[:-len(TTA_SUFFIX)] if segmenter.endswith(TTA_SUFFIX) else segmenter
-    name = SEGMENTERS[base].display if base in SEGMENTERS else base
-    return name + (' + TTA' if base != segmenter else '')
+def dataset_title(name: str) -> str:
+    """``MSRS``, ``MFNet``, ``FMB``, ... (the layout's display name)."""
+    return layout_class(name).title
+
+
+def display_name(segmenter: str, tta: bool = False) -> str:
+    """``SegNeXt-Large``, or ``SegNeXt-Large + TTA`` with ``tta``; unknown keys as they are."""
+    name = SEGMENTERS[segmenter].display if segmenter in SEGMENTERS else segmenter
+    return name + (' + TTA' if tta else '')
 
 
 def default_config_dir() -> Path:
+    """``PSFUSION_MMSEG_CONFIGS``, else the checkout's ``mmseg_configs/``, else the packaged
+    copy."""
     env = os.environ.get('PSFUSION_MMSEG_CONFIGS')
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / 'mmseg_configs'
+    package = Path(__file__).resolve().parents[1]
+    checkout = package.parent / 'mmseg_configs'
+    if checkout.is_dir():
+        return checkout
+    return package / '.mim' / 'mmseg_configs'
 
 
 def config_path(segmenter: str, dataset: str, config_dir: Optional[str] = None) -> Path:
@@ -80,9 +94,3 @@ def config_path(segmenter: str, dataset: str, config_dir: Optional[str] = None) 
         raise FileNotFoundError(f'{path}: config not found. Point --config-dir (or '
                                 f'PSFUSION_MMSEG_CONFIGS) at the repository\'s mmseg_configs/.')
     return path
-
-
-def all_config_paths(config_dir: Optional[str] = None,
-                     segmenters: Sequence[str] = tuple(SEGMENTERS),
-                     datasets: Sequence[str] = tuple(DATASETS)) -> list[Path]:
-    return [config_path(s, d, config_dir) for s in segmenters for d in datasets]

@@ -37,7 +37,7 @@ def test_segmenter_names():
     with pytest.raises(ValueError, match=r'unknown segmenter\(s\): segnext_xl; valid names: '
                        r'segformer_b2, segformer_b4, segnext_b, segnext_l, segformer_mini'):
         parse_segmenters('segnext_xl')
-    assert display_name('segnext_l+tta') == 'SegNeXt-Large + TTA'
+    assert display_name('segnext_l', tta=True) == 'SegNeXt-Large + TTA'
 
 
 def test_quick_schedule_and_max_iters_scale_the_milestones():
