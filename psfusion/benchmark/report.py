@@ -15,18 +15,20 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from ..data.io import DataError, read_label
-from ..data.labels import CLASSES
+from ..data.layouts import build_layout, dataset_metainfo
+from ..fileio import write_text
 from ..metrics.segmentation import evaluate_label_pairs
-from .catalog import DATASETS, display_name
+from .catalog import dataset_title, display_name
 from .datasets import split_samples
 from .figures import pick_stems, qualitative_figure
 from .reported import reported_rows
-from .results import find_result, latest_results, read_results
-from .runs import COMPLEXITY_FILE, SOURCES_FILE, prediction_dir
+from .results import RunKey, check_classes, find_result, latest_results, read_results
+from .run_paths import COMPLEXITY_FILE, SOURCES_FILE, prediction_dir
 from .sources import split_folder
-from .tables import (DEFAULT_REPORTED, FORMATS, complexity_table, ordered_segmenters,
-                     ordered_sources, pipeline_complexity, rank_marks, read_manifest_complexity,
-                     render, select_reported, source_title, summarize, table1, table2, table5)
+from .tables import (DEFAULT_REPORTED, FORMATS, ClassInfo, complexity_table,
+                     ordered_segmenters, ordered_sources, pipeline_complexity, rank_marks,
+                     read_manifest_complexity, render, select_reported, seg_title,
+                     source_title, summarize, table1, table2, table5)
 
 
 @dataclass
@@ -38,9 +40,9 @@ class TableOptions:
         reported: reported methods to show (None: all; empty: none); feature-level methods
             are always shown with a non-empty selection.
         fusion_source: the fused source whose network's semantic head Table 5 evaluates.
-        seg_pred: folder of the semantic head's class-id PNGs; default
-            ``<fused folder>/test/seg_pred`` (MSRS layout) or ``<fused folder>/seg_pred``
-            (MFNet layout) when it exists.
+        seg_pred: folder of the semantic head's class-id PNGs; default: where the dataset's
+            layout puts them in the fused folder (``<fused folder>/test/seg_pred`` for MSRS,
+            ``<fused folder>/seg_pred`` for MFNet) when it exists.
         figure: draw the qualitative figure; ``figure_images`` rows, predictions of
             ``figure_segmenter`` (default: the first segmenter with results).
         split: the evaluated split (labels for Table 5, images for the figure).
@@ -58,8 +60,12 @@ class TableOptions:
 def _read_json(path: str) -> dict:
     if not os.path.isfile(path):
         return {}
-    with open(path, encoding='utf-8') as handle:
-        return json.load(handle)
+    try:
+        with open(path, encoding='utf-8') as handle:
+            return json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f'{path}: corrupt JSON ({exc}). Delete it; the benchmark tool writes '
+                        f'it again.') from exc
 
 
 def _fused_folder(sources_info: dict, source: str, split: str) -> Optional[str]:
@@ -71,16 +77,29 @@ def _fused_folder(sources_info: dict, source: str, split: str) -> Optional[str]:
 
 
 def _fusion_networks(sources_info: dict, sources: Sequence[str], split: str) -> dict:
-    """``{fused source: (params, flops)}`` from the fused folders' manifests."""
+    """``{fused source: (params, macs)}`` from the fused folders' manifests."""
     return {src: read_manifest_complexity(_fused_folder(sources_info, src, split))
             for src in sources
             if sources_info.get('sources', {}).get(src, {}).get('kind') == 'fused'}
 
 
+def _layout_output_dir(dataset: str, sources_info: dict, split: str,
+                       kind: str = 'fused') -> Optional[str]:
+    """Where ``tools/fuse.py`` puts a split's fused images (or ``seg_pred``) for this dataset,
+    relative to the fused folder (None when the dataset root is not available)."""
+    root = sources_info.get('data_root')
+    if not root or not os.path.isdir(root):
+        return None
+    return build_layout(dataset, root).output_dir(split, kind)
+
+
 def semantic_head_metrics(dataset: str, data_root: str, pred_dir: str,
                           split: str = 'test') -> dict:
-    """Per-class metrics of class-id predictions in ``pred_dir`` against the split's labels."""
-    samples, _ = split_samples(dataset, data_root, split)
+    """Per-class metrics of class-id predictions in ``pred_dir`` against the split's labels
+    (the dataset's classes)."""
+    meta = dataset_metainfo(dataset)
+    classes = meta['classes']
+    samples = split_samples(dataset, data_root, split)
     missing = [s['name'] for s in samples
                if not os.path.isfile(os.path.join(pred_dir, f"{s['name']}.png"))]
     if missing:
@@ -91,10 +110,11 @@ def semantic_head_metrics(dataset: str, data_root: str, pred_dir: str,
 
     def pairs():
         for sample in samples:
-            pred = read_label(os.path.join(pred_dir, f"{sample['name']}.png"))
-            yield pred, read_label(sample['seg_map_path'])
+            pred = read_label(os.path.join(pred_dir, f"{sample['name']}.png"), len(classes),
+                              meta['ignore_index'])
+            yield pred, read_label(sample['seg_map_path'], len(classes), meta['ignore_index'])
 
-    return evaluate_label_pairs(pairs(), CLASSES)
+    return evaluate_label_pairs(pairs(), classes)
 
 
 def _section(title: str, frame, marks, fmt: str, note: str = '') -> str:
@@ -105,18 +125,18 @@ def _section(title: str, frame, marks, fmt: str, note: str = '') -> str:
 
 
 def segmenter_summary(results_path: str, dataset: str, segmenter: str,
-                      sources: Optional[Sequence[str]] = None) -> str:
+                      sources: Optional[Sequence[str]] = None, tta: bool = False) -> str:
     """Markdown per-class table (sources as rows) of one segmenter, ours only."""
     summary = summarize(read_results(results_path), dataset)
     summary = {k: v for k, v in summary.items()
-               if k[0] == segmenter and (sources is None or k[1] in sources)}
+               if k[0] == (segmenter, tta) and (sources is None or k[1] in sources)}
+    name = display_name(segmenter, tta)
     if not summary:
-        return f'(no results for {segmenter} on {dataset} in {results_path})'
-    frame = table2(summary)
-    frame = frame.drop(columns=['Params (M)', 'GFLOPs'])
+        return f'(no results for {name} on {dataset_title(dataset)} in {results_path})'
+    frame = table2(summary, ClassInfo.of_dataset(dataset))
+    frame = frame.drop(columns=['Params (M)', 'GMACs'])
     marks = rank_marks(frame, axis='column')
-    return f'{display_name(segmenter)} on {DATASETS.get(dataset, dataset)}, IoU (%):\n\n' + \
-        render(frame, marks, 'md')
+    return f'{name} on {dataset_title(dataset)}, IoU (%):\n\n' + render(frame, marks, 'md')
 
 
 def build_tables(results_path: str, dataset: str, out_dir: str,
@@ -127,6 +147,8 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
         if fmt not in FORMATS:
             raise ValueError(f'unknown format {fmt!r}; valid: {", ".join(FORMATS)}')
     frame = read_results(results_path)
+    classes = ClassInfo.of_dataset(dataset)
+    check_classes(frame[frame['dataset'].astype(str) == dataset], classes.names, results_path)
     summary = summarize(frame, dataset)
     if not summary:
         raise DataError(f'{results_path}: no results for dataset {dataset!r}.')
@@ -139,30 +161,31 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
     reported = select_reported(dataset, options.reported)
 
     tables = {}
-    t1 = table1(summary, reported)
+    t1 = table1(summary, classes, reported)
     tables['table1'] = ('Table 1 layout: IoU (%) per class and segmenter, sources as columns',
                         t1, rank_marks(t1, axis='row',
                                        columns=[c for c in t1.columns if 'reported' not in c]),
                         'Best and second best of our runs per row in bold and italics; '
                         '"(reported)" columns quote the paper.')
-    t2 = table2(summary, reported, pipeline_complexity(summary, complexity, fusion))
+    t2 = table2(summary, classes, reported, pipeline_complexity(summary, complexity, fusion))
     tables['table2'] = ('Table 2 layout: IoU (%) per source and segmenter',
                         t2, rank_marks(t2, axis='column', columns=list(t2.columns[:-2])),
-                        'Params/GFLOPs: the whole pipeline (fusion network from the fused '
-                        "folder's manifest.json + segmenter, one image at the test size); blank "
+                        'Params/GMACs: the whole pipeline (fusion method from the fused '
+                        "folder's manifest.json + segmenter, one image at the test size; GMACs "
+                        'are multiply-adds, what mmengine and many papers call FLOPs); blank '
                         'where unknown. Rows of kind "reported" quote the papers.')
     head = None
     pred_dir = options.seg_pred
     fused_folder = _fused_folder(sources_info, options.fusion_source, options.split)
-    if pred_dir is None and fused_folder:  # tools/fuse.py: MSRS layout, then MFNet layout
-        pred_dir = next((c for c in (os.path.join(fused_folder, options.split, 'seg_pred'),
-                                     os.path.join(fused_folder, 'seg_pred'))
-                         if os.path.isdir(c)), None)
+    if pred_dir is None and fused_folder:  # where tools/fuse.py --save-seg writes them
+        relative = _layout_output_dir(dataset, sources_info, options.split, 'seg_pred')
+        candidate = os.path.join(fused_folder, relative) if relative else None
+        pred_dir = candidate if candidate and os.path.isdir(candidate) else None
     if pred_dir:
         head = semantic_head_metrics(dataset, sources_info.get('data_root', ''), pred_dir,
                                      options.split)
     t5_reported = reported_rows(dataset, 'table5') if options.reported != [] else []
-    t5 = table5(summary, options.fusion_source, head, t5_reported)
+    t5 = table5(summary, classes, options.fusion_source, head, t5_reported)
     if len(t5):
         tables['table5'] = ('Table 5: semantic head of the fusion network vs a segmenter on '
                             'its fused images', t5, rank_marks(t5, axis='column'), '')
@@ -177,17 +200,15 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
     for fmt in options.formats:
         for name, (title, table, marks, _) in tables.items():
             path = os.path.join(out_dir, f'{name}.{fmt}')
-            with open(path, 'w', encoding='utf-8') as handle:
-                handle.write(render(table, marks, fmt, caption=title))
+            write_text(path, render(table, marks, fmt, caption=title))
             written[f'{name}.{fmt}'] = path
-    document = [f'# Downstream segmentation on {DATASETS.get(dataset, dataset)}\n',
+    document = [f'# Downstream segmentation on {dataset_title(dataset)}\n',
                 f'From `{results_path}`: {len(latest_results(frame))} runs; IoU in percent, '
                 f'mean ± std over seeds where several.\n']
     for name, (title, table, marks, note) in tables.items():
         document.append(_section(title, table, marks, 'md', note))
     path = os.path.join(out_dir, 'table.md')
-    with open(path, 'w', encoding='utf-8') as handle:
-        handle.write('\n'.join(document))
+    write_text(path, '\n'.join(document))
     written['table.md'] = path
     if options.figure:
         figure = draw_figure(frame, dataset, work_dir, sources_info, out_dir, options,
@@ -198,29 +219,32 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
 
 
 def draw_figure(frame, dataset: str, work_dir: str, sources_info: dict, out_dir: str,
-                options: TableOptions, segmenters: Sequence[str],
+                options: TableOptions, segmenters: Sequence[tuple],
                 sources: Sequence[str]) -> Optional[str]:
     """The qualitative figure for one segmenter (its lowest seed per source)."""
     data_root = sources_info.get('data_root')
     if not data_root or not os.path.isdir(data_root):
         return None
-    segmenter = options.figure_segmenter or segmenters[0]
+    segmenter, tta = segmenters[0]
+    if options.figure_segmenter:
+        segmenter, tta = next((seg for seg in segmenters if seg[0] == options.figure_segmenter),
+                              (options.figure_segmenter, False))
     latest = latest_results(frame)
     predictions = []
     for source in sources:
         rows = latest[(latest['dataset'] == dataset) & (latest['segmenter'] == segmenter) &
-                      (latest['source'].astype(str) == source)]
+                      (latest['tta'] == tta) & (latest['source'].astype(str) == source)]
         if rows.empty:
             continue
         seed = int(rows['seed'].min())
-        row = find_result(rows, dict(dataset=dataset, segmenter=segmenter, source=source,
-                                     seed=seed))
+        row = find_result(rows, RunKey(dataset, segmenter, source, seed, tta))
         folder = prediction_dir(work_dir, row)
         if os.path.isdir(folder):
-            predictions.append((f'{source_title(source)} → {display_name(segmenter)}', folder))
+            predictions.append((f'{source_title(source)} → {seg_title((segmenter, tta))}',
+                                folder))
     if not predictions:
         return None
-    samples, kinds = split_samples(dataset, data_root, options.split)
+    samples = split_samples(dataset, data_root, options.split)
     chosen = pick_stems([s['name'] for s in samples], options.figure_images)
     samples = [s for s in samples if s['name'] in chosen]
     known = sources_info.get('sources', {})
@@ -228,6 +252,8 @@ def draw_figure(frame, dataset: str, work_dir: str, sources_info: dict, out_dir:
         (name for name in sources if known.get(name, {}).get('kind') == 'fused'), None)
     fused = (fused_name, known[fused_name]['folder']) if fused_name else None  # may hold {split}
     return qualitative_figure(
-        os.path.join(out_dir, f'figure_{dataset}.png'), samples, kinds, predictions, fused,
-        options.split, title=f'{DATASETS.get(dataset, dataset)} test images: predictions of '
-        f'{display_name(segmenter)} trained on each source')
+        os.path.join(out_dir, f'figure_{dataset}.png'), samples, dataset_metainfo(dataset),
+        predictions, fused, options.split,
+        fused_layout_dir=_layout_output_dir(dataset, sources_info, options.split),
+        title=f'{dataset_title(dataset)} test images: predictions of '
+        f'{seg_title((segmenter, tta))} trained on each source')

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..data.labels import CLASSES
+from ..data.layouts import MSRS_CLASSES
 
 PAPER = 'Tang et al., Information Fusion 2023'
 
@@ -57,9 +57,9 @@ class ReportedRow:
     citation: str = PAPER
 
     def per_class(self) -> dict:
-        """``{class name: IoU or None}``."""
-        values = self.iou or (None, ) * len(CLASSES)
-        return dict(zip(CLASSES, values))
+        """``{class name: IoU or None}`` (the paper's tables use the MSRS / MFNet classes)."""
+        values = self.iou or (None, ) * len(MSRS_CLASSES)
+        return dict(zip(MSRS_CLASSES, values))
 
 
 # Paper names of the segmenters that this benchmark runs too.

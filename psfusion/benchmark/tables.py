@@ -9,8 +9,15 @@ whether the value is ours or reported), then rendered as Markdown, CSV or LaTeX:
   plus mIoU and the complexity of the pipeline (fusion network + segmenter); reported rows
   (feature-level methods, the paper's own numbers) below ours, marked ``reported``.
 * **Table 5**: the fusion network's own semantic head against a segmenter on its fused images.
-* **Complexity**: parameters and FLOPs of each segmenter alone, with each fusion network in
-  front, and the two-backbone cost of feature-level fusion (the paper's Figure 3 argument).
+* **Complexity**: parameters and multiply-adds of each segmenter alone, with each fusion
+  network in front, and the two-backbone cost of feature-level fusion (the paper's Figure 3
+  argument).
+
+Classes (columns, row labels) are the dataset's: its ``metainfo`` (``classes``,
+``class_titles``) from :mod:`psfusion.data.layouts`.  A segmenter is identified by
+``(segmenter, tta)``: evaluations with test-time augmentation are separate rows.
+Complexity is printed as ``GMACs``: multiply-adds (mmengine's count; what fvcore, mmseg and many
+papers print as "FLOPs"), never doubled.
 
 Several seeds give ``mean +- std`` (sample standard deviation).  The best and second best of
 **our** values are highlighted (per row in Table 1, per column in Table 2; Markdown: bold and
@@ -27,14 +34,14 @@ from typing import Iterable, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..data.labels import CLASSES
-from .catalog import SEGMENTERS, TTA_SUFFIX, display_name
+from ..data.layouts import dataset_metainfo
+from .catalog import SEGMENTERS, display_name
 from .reported import ReportedRow, reported_rows
-from .results import METRIC_COLUMNS, latest_results
+from .results import SUMMARY_COLUMNS, class_columns, latest_results
 
-#: Display names of the classes (the paper's spelling) and of the single-modality sources.
-CLASS_TITLES = dict(zip(CLASSES, ('Background', 'Car', 'Person', 'Bike', 'Curve', 'Car Stop',
-                                  'Guardrail', 'Color cone', 'Bump')))
+#: A segmenter as the tables tell them apart: ``(key, tta)``.
+SegRun = tuple
+#: Display names of the single-modality sources.
 SOURCE_TITLES = {'ir': 'Infrared', 'vi': 'Visible'}
 #: Reported methods shown by default (besides every feature-level method).
 DEFAULT_REPORTED = ('Infrared', 'Visible', 'SeAFusion', 'PSFusion')
@@ -61,7 +68,7 @@ class Cell:
 
 
 def size_cell(value: Optional[float], unit: float) -> Optional[Cell]:
-    """A parameter or FLOP count in ``unit`` (1e6, 1e9), three decimals below 1."""
+    """A parameter or multiply-add count in ``unit`` (1e6, 1e9), three decimals below 1."""
     if value is None:
         return None
     scaled = value / unit
@@ -72,17 +79,40 @@ def source_title(source: str) -> str:
     return SOURCE_TITLES.get(source, source)
 
 
+def seg_title(seg: SegRun) -> str:
+    """``SegNeXt-Large`` or ``SegNeXt-Large + TTA``."""
+    return display_name(seg[0], bool(seg[1]))
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """The classes a table shows: names (result columns) and titles (headings), in id order."""
+    names: tuple
+    titles: tuple
+
+    @classmethod
+    def of_dataset(cls, dataset: str) -> 'ClassInfo':
+        meta = dataset_metainfo(dataset)
+        return cls(tuple(meta['classes']), tuple(meta['class_titles']))
+
+    def title(self, name: str) -> str:
+        return dict(zip(self.names, self.titles)).get(name, name)
+
+
 # ----------------------------------------------------------------------------------------
 # Aggregation
 # ----------------------------------------------------------------------------------------
 def summarize(frame: pd.DataFrame, dataset: str) -> dict:
-    """``{(segmenter, source): {metric: Cell}}`` over the seeds of the latest rows."""
+    """``{((segmenter, tta), source): {metric: Cell}}`` over the seeds of the latest rows;
+    metrics are ``mIoU``, ``mAcc``, the store's class columns, ``params`` and ``macs``."""
     frame = latest_results(frame)
     frame = frame[frame['dataset'].astype(str) == dataset]
+    metrics = list(SUMMARY_COLUMNS) + class_columns(frame) + ['params', 'macs']
     summary = {}
-    for (segmenter, source), group in frame.groupby(['segmenter', 'source'], sort=False):
+    for (segmenter, tta, source), group in frame.groupby(['segmenter', 'tta', 'source'],
+                                                         sort=False):
         cells = {}
-        for metric in METRIC_COLUMNS + ('params', 'flops'):
+        for metric in metrics:
             values = pd.to_numeric(group[metric], errors='coerce').to_numpy(dtype=float)
             finite = values[~np.isnan(values)]
             if finite.size == 0:
@@ -90,17 +120,16 @@ def summarize(frame: pd.DataFrame, dataset: str) -> dict:
             else:
                 std = float(finite.std(ddof=1)) if finite.size > 1 else math.nan
                 cells[metric] = Cell(float(finite.mean()), std, int(finite.size))
-        summary[(str(segmenter), str(source))] = cells
+        summary[((str(segmenter), bool(tta)), str(source))] = cells
     return summary
 
 
-def ordered_segmenters(keys: Iterable[str]) -> list[str]:
-    """Catalogue order (then TTA variants, then unknown names)."""
+def ordered_segmenters(keys: Iterable[SegRun]) -> list[SegRun]:
+    """Catalogue order, each plain evaluation before its TTA one, unknown names last."""
     keys = list(dict.fromkeys(keys))
     order = list(SEGMENTERS)
-    return sorted(keys, key=lambda k: (order.index(k.replace(TTA_SUFFIX, ''))
-                                       if k.replace(TTA_SUFFIX, '') in order else len(order),
-                                       k.endswith(TTA_SUFFIX), k))
+    return sorted(keys, key=lambda k: (order.index(k[0]) if k[0] in order else len(order),
+                                       k[0], bool(k[1])))
 
 
 def ordered_sources(keys: Iterable[str]) -> list[str]:
@@ -121,27 +150,34 @@ def select_reported(dataset: str, methods: Optional[Sequence[str]] = DEFAULT_REP
     return [row for row in rows if row.method in methods or row.kind == 'feature-level']
 
 
+def _reported_matches(row: ReportedRow, seg: SegRun) -> bool:
+    """A reported row stands beside our plain (not TTA) runs of the same segmenter."""
+    return row.segmenter == seg[0] and not seg[1]
+
+
 # ----------------------------------------------------------------------------------------
 # The tables, as DataFrames of Cells
 # ----------------------------------------------------------------------------------------
-def table1(summary: Mapping, reported: Sequence[ReportedRow] = ()) -> pd.DataFrame:
+def table1(summary: Mapping, classes: ClassInfo,
+           reported: Sequence[ReportedRow] = ()) -> pd.DataFrame:
     """Rows (class, segmenter), columns: our sources, then ``<method> (reported)``."""
     segmenters = ordered_segmenters(seg for seg, _ in summary)
     sources = ordered_sources(src for _, src in summary)
-    reported_methods = list(dict.fromkeys(row.method for row in reported
-                                          if row.segmenter in segmenters and row.iou))
+    reported_methods = list(dict.fromkeys(
+        row.method for row in reported if row.iou and any(_reported_matches(row, seg)
+                                                          for seg in segmenters)))
     index, data = [], []
-    for metric in list(CLASSES) + ['mIoU']:
+    for metric in list(classes.names) + ['mIoU']:
         for seg in segmenters:
-            index.append((CLASS_TITLES.get(metric, metric), display_name(seg)))
+            index.append((classes.title(metric), seg_title(seg)))
             values = [summary.get((seg, src), {}).get(metric) for src in sources]
             for method in reported_methods:
                 match = [row for row in reported if row.method == method
-                         and row.segmenter == seg]
+                         and _reported_matches(row, seg)]
                 value = None
                 if match:
                     value = (match[0].miou if metric == 'mIoU'
-                             else match[0].per_class()[metric])
+                             else match[0].per_class().get(metric))
                 values.append(Cell(value, reported=True) if value is not None else None)
             data.append(values)
     columns = [source_title(src) for src in sources] + [f'{m} (reported)'
@@ -152,11 +188,11 @@ def table1(summary: Mapping, reported: Sequence[ReportedRow] = ()) -> pd.DataFra
     return frame.dropna(axis=1, how='all')
 
 
-def table2(summary: Mapping, reported: Sequence[ReportedRow] = (),
+def table2(summary: Mapping, classes: ClassInfo, reported: Sequence[ReportedRow] = (),
            complexity: Optional[Mapping] = None) -> pd.DataFrame:
-    """Rows (method, segmenter, kind), columns: the classes, mIoU, Params (M), GFLOPs.
+    """Rows (method, segmenter, kind), columns: the classes, mIoU, Params (M), GMACs.
 
-    ``complexity`` maps ``(segmenter, source)`` to ``(params, flops)`` of the whole pipeline
+    ``complexity`` maps ``(segmenter, source)`` to ``(params, macs)`` of the whole pipeline
     (see :func:`pipeline_complexity`); missing pipelines stay blank.
     """
     complexity = complexity or {}
@@ -168,21 +204,23 @@ def table2(summary: Mapping, reported: Sequence[ReportedRow] = (),
             cells = summary.get((seg, src))
             if cells is None:
                 continue
-            index.append((source_title(src), display_name(seg), 'ours'))
-            params, flops = complexity.get((seg, src), (None, None))
-            data.append([cells[m] for m in CLASSES] + [cells['mIoU']] +
-                        [size_cell(params, 1e6), size_cell(flops, 1e9)])
+            index.append((source_title(src), seg_title(seg), 'ours'))
+            params, macs = complexity.get((seg, src), (None, None))
+            data.append([cells.get(m) for m in classes.names] + [cells['mIoU']] +
+                        [size_cell(params, 1e6), size_cell(macs, 1e9)])
     for row in reported:
         index.append((row.method, display_name(row.segmenter), 'reported'))
         per_class = row.per_class()
-        data.append([Cell(per_class[c], reported=True) if per_class[c] is not None else None
-                     for c in CLASSES] + [Cell(row.miou, reported=True), None, None])
-    columns = [CLASS_TITLES[c] for c in CLASSES] + ['mIoU', 'Params (M)', 'GFLOPs']
+        data.append([Cell(per_class[c], reported=True) if per_class.get(c) is not None
+                     else None for c in classes.names] +
+                    [Cell(row.miou, reported=True), None, None])
+    columns = list(classes.titles) + ['mIoU', 'Params (M)', 'GMACs']
     return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(
         index, names=['Method', 'Segmenter', 'Kind']), columns=columns)
 
 
-def table5(summary: Mapping, fusion_source: str, head_metrics: Optional[Mapping] = None,
+def table5(summary: Mapping, classes: ClassInfo, fusion_source: str,
+           head_metrics: Optional[Mapping] = None,
            reported: Sequence[ReportedRow] = ()) -> pd.DataFrame:
     """The fusion network's semantic head (``head_metrics``, from
     :func:`~psfusion.metrics.segmentation.evaluate_label_pairs`) against each segmenter on its
@@ -190,29 +228,29 @@ def table5(summary: Mapping, fusion_source: str, head_metrics: Optional[Mapping]
     index, data = [], []
     if head_metrics is not None:
         index.append((f'{fusion_source}: direct segmentation (semantic head)', 'ours'))
-        data.append([Cell(head_metrics[f'IoU.{c}']) for c in CLASSES] +
+        data.append([Cell(head_metrics[f'IoU.{c}']) for c in classes.names] +
                     [Cell(head_metrics['mIoU'])])
     for seg in ordered_segmenters(seg for seg, src in summary if src == fusion_source):
         cells = summary[(seg, fusion_source)]
-        index.append((f'{fusion_source} + {display_name(seg)}', 'ours'))
-        data.append([cells[c] for c in CLASSES] + [cells['mIoU']])
+        index.append((f'{fusion_source} + {seg_title(seg)}', 'ours'))
+        data.append([cells.get(c) for c in classes.names] + [cells['mIoU']])
     for row in reported:
         name = ('PSFusion: direct segmentation (semantic head)' if row.kind == 'semantic head'
                 else f'{row.method} + {display_name(row.segmenter)}')
         index.append((name, 'reported'))
-        data.append([Cell(v, reported=True) for v in row.iou] + [Cell(row.miou,
-                                                                     reported=True)])
-    columns = [CLASS_TITLES[c] for c in CLASSES] + ['mIoU']
+        per_class = row.per_class()
+        data.append([Cell(per_class.get(c), reported=True) for c in classes.names] +
+                    [Cell(row.miou, reported=True)])
+    columns = list(classes.titles) + ['mIoU']
     return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(index, names=['Method', 'Kind']),
                         columns=columns)
 
 
 def read_manifest_complexity(folder: Optional[str]) -> tuple[Optional[int], Optional[int]]:
-    """``(params, flops)`` of a fusion network from ``folder/manifest.json`` (None if absent).
+    """``(params, macs)`` of a fusion method from ``folder/manifest.json`` (None if absent).
 
-    FLOPs here count one multiply-add as one FLOP (mmengine's convention, as for the
-    segmenters): the manifest's ``macs`` is used if present, else its ``flops``, which must
-    then follow that convention.
+    ``macs`` counts multiply-adds (as for the segmenters).  Manifests written before it existed
+    may carry ``flops`` in the same convention; it is read as a fallback.
     """
     if not folder:
         return None, None
@@ -227,67 +265,90 @@ def read_manifest_complexity(folder: Optional[str]) -> tuple[Optional[int], Opti
         return int(value) if isinstance(value, (int, float)) and not isinstance(
             value, bool) else None
 
-    flops = number('macs')
-    return number('params'), flops if flops is not None else number('flops')
+    macs = number('macs')
+    return number('params'), macs if macs is not None else number('flops')
 
 
-def _segmenter_complexity(complexity: Mapping, segmenter: str) -> Optional[dict]:
-    base = segmenter.replace(TTA_SUFFIX, '')
+def segmenter_complexity_entry(complexity: Mapping, segmenter: str,
+                               input_hw: Optional[Sequence[int]] = None) -> Optional[dict]:
+    """The ``complexity.json`` entry of a segmenter (keys ``<segmenter>@<H>x<W>``).
+
+    With ``input_hw``, only the entry of that size; without, the entry of the largest input
+    (the benchmark counts at the test image size; a smoke run at a smaller size must not stand
+    in for the real one).  Entries written before ``macs`` existed call it ``flops``.
+    """
+    best, best_area = None, -1
     for key, value in complexity.items():
-        if key.split('@')[0] == base:
-            return value
-    return None
+        name, _, size = key.partition('@')
+        if name != segmenter:
+            continue
+        try:
+            h, w = (int(v) for v in size.split('x'))
+        except ValueError:
+            continue
+        if input_hw is not None and (h, w) != tuple(int(v) for v in input_hw):
+            continue
+        if h * w > best_area:
+            best, best_area = value, h * w
+    if best is None:
+        return None
+    best = dict(best)
+    for old, new in (('flops', 'macs'), ('backbone_flops', 'backbone_macs')):
+        if new not in best and old in best:
+            best[new] = best[old]
+    return best
 
 
 def pipeline_complexity(summary: Mapping, complexity: Mapping,
                         fusion: Mapping[str, tuple]) -> dict:
-    """``{(segmenter, source): (params, flops)}`` of segmenter plus fusion network.
+    """``{((segmenter, tta), source): (params, macs)}`` of segmenter plus fusion method.
 
     ``complexity`` is the work folder's ``complexity.json``; ``fusion`` maps a fused source to
-    the ``(params, flops)`` of its network; a fused source whose network is unknown (not in
-    ``fusion``, or Nones) stays blank.
+    the ``(params, macs)`` of its method; a fused source whose method is unknown (not in
+    ``fusion``, or Nones) stays blank.  Test-time augmentation's extra passes are not counted.
     """
     out = {}
     for seg, src in summary:
-        info = _segmenter_complexity(complexity, seg)
+        info = segmenter_complexity_entry(complexity, seg[0])
         if info is None:
             continue
-        params, flops = info['params'], info['flops']
-        if src not in SOURCE_TITLES:  # a fused source: add its network, if known
-            f_params, f_flops = fusion.get(src, (None, None))
-            if f_params is None or f_flops is None:
+        params, macs = info['params'], info['macs']
+        if src not in SOURCE_TITLES:  # a fused source: add its method, if known
+            f_params, f_macs = fusion.get(src, (None, None))
+            if f_params is None or f_macs is None:
                 continue
-            params, flops = params + f_params, flops + f_flops
-        out[(seg, src)] = (params, flops)
+            params, macs = params + f_params, macs + f_macs
+        out[(seg, src)] = (params, macs)
     return out
 
 
 def complexity_table(complexity: Mapping, fusion: Mapping[str, tuple],
-                     segmenters: Sequence[str]) -> pd.DataFrame:
-    """Per segmenter: alone, behind each fusion network, and as a two-backbone feature-level
+                     segmenters: Sequence[SegRun]) -> pd.DataFrame:
+    """Per segmenter: alone, behind each fusion method, and as a two-backbone feature-level
     network (segmenter + a second backbone: a lower bound, fusion modules not counted)."""
     index, data = [], []
-    for seg in ordered_segmenters(s.replace(TTA_SUFFIX, '') for s in segmenters):
-        info = _segmenter_complexity(complexity, seg)
+    keys = list(dict.fromkeys(seg[0] for seg in ordered_segmenters(segmenters)))
+    for key in keys:
+        info = segmenter_complexity_entry(complexity, key)
         if info is None:
             continue
         h, w = info.get('input_hw', (None, None))
-        name = display_name(seg)
-        rows = [(f'{name} alone', info['params'], info['flops'])]
-        for source, (f_params, f_flops) in fusion.items():
-            if f_params is None or f_flops is None:
+        name = display_name(key)
+        rows = [(f'{name} alone', info['params'], info['macs'])]
+        for source, (f_params, f_macs) in fusion.items():
+            if f_params is None or f_macs is None:
                 rows.append((f'{source} + {name} (image-level fusion)', None, None))
             else:
                 rows.append((f'{source} + {name} (image-level fusion)',
-                             info['params'] + f_params, info['flops'] + f_flops))
+                             info['params'] + f_params, info['macs'] + f_macs))
         rows.append((f'two {name} backbones + head (feature-level fusion, lower bound)',
                      info['params'] + info['backbone_params'],
-                     info['flops'] + info['backbone_flops']))
-        for label, params, flops in rows:
+                     info['macs'] + info['backbone_macs']))
+        for label, params, macs in rows:
             index.append((label, f'{h}x{w}'))
-            data.append([size_cell(params, 1e6), size_cell(flops, 1e9)])
+            data.append([size_cell(params, 1e6), size_cell(macs, 1e9)])
     return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(
-        index, names=['Pipeline', 'Input (HxW)']), columns=['Params (M)', 'GFLOPs'])
+        index, names=['Pipeline', 'Input (HxW)']), columns=['Params (M)', 'GMACs'])
 
 
 # ----------------------------------------------------------------------------------------

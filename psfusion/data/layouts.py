@@ -31,7 +31,7 @@ MSRS_CLASSES = ('unlabelled', 'car', 'person', 'bike', 'curve', 'car_stop', 'gua
 MSRS_PALETTE = ((0, 0, 0), (64, 0, 128), (64, 64, 0), (0, 128, 192), (0, 0, 192), (128, 128, 0),
                 (64, 64, 128), (192, 128, 128), (192, 64, 0))
 MSRS_TITLES = ('Background', 'Car', 'Person', 'Bike', 'Curve', 'Car Stop', 'Guardrail',
-               'Color Cone', 'Bump')
+               'Color cone', 'Bump')
 
 #: FMB (Liu et al., ICCV 2023, SegMiF): 14 classes plus unlabelled (id 0), in id order.
 FMB_CLASSES = ('unlabelled', 'road', 'sidewalk', 'building', 'lamp', 'sign', 'vegetation',

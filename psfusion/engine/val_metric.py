@@ -17,6 +17,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from ..color import rgb_to_y
+from ..metrics.segmentation import label_histograms, summarize_areas
 from ..registry import METRICS
 from .fusion_stats import (MARKING_CLASSES, TARGET_CLASSES, edge_retention,
                            gradient_magnitude, nanmean, target_contrast_retention)
@@ -44,10 +45,12 @@ def _batch_images(data_batch: dict, key: str) -> list:
 @METRICS.register_module()
 class FusionValMetric(BaseMetric):
     """mIoU of ``pred_sem_seg`` (when the model predicts it and labels exist) and the fusion
-    statistics above.
+    statistics above.  The mIoU is the benchmark's (:mod:`psfusion.metrics.segmentation`, the
+    same histograms as mmseg's ``IoUMetric``).
 
     Args:
-        num_classes: classes of the semantic labels.
+        num_classes: classes of the semantic labels (the dataset's ``dataset_meta`` wins when
+            the Runner provides it).
         ignore_index: label value to ignore.
         target_classes, marking_classes: classes of the two retention ratios.
     """
@@ -80,14 +83,17 @@ class FusionValMetric(BaseMetric):
                         img, vi_y, seg, self.marking_classes)
                 pred = _field(sample, 'pred_sem_seg')
                 if pred is not None:
-                    result['confusion'] = self._confusion(pred[0].cpu(), seg)
+                    result['areas'] = label_histograms(pred[0].cpu().numpy(), seg.numpy(),
+                                                       len(self.class_names),
+                                                       self.ignore_index)
             self.results.append(result)
 
-    def _confusion(self, pred: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
-        valid = seg != self.ignore_index
-        n = self.num_classes
-        index = seg[valid].long() * n + pred[valid].long()
-        return torch.bincount(index, minlength=n * n).reshape(n, n)
+    @property
+    def class_names(self) -> Sequence[str]:
+        meta = self.dataset_meta or {}
+        if meta.get('classes'):
+            return meta['classes']
+        return [str(i) for i in range(self.num_classes)]
 
     def compute_metrics(self, results: list) -> dict:
         metrics = {}
@@ -96,12 +102,10 @@ class FusionValMetric(BaseMetric):
             values = [r[key] for r in results if key in r]
             if values:
                 metrics[key] = nanmean(values)
-        confusions = [r['confusion'] for r in results if 'confusion' in r]
-        if confusions:
-            conf = torch.stack(confusions).sum(0).double()
-            union = conf.sum(0) + conf.sum(1) - conf.diag()
-            present = union > 0
-            iou = conf.diag()[present] / union[present]
-            metrics['mIoU'] = float(iou.mean()) * 100
-            metrics['aAcc'] = float(conf.diag().sum() / conf.sum().clamp_min(1)) * 100
+        areas = [r['areas'] for r in results if 'areas' in r]
+        if areas:
+            inter, union, _, label = (sum(column) for column in zip(*areas))
+            segmentation = summarize_areas(inter, union, label, self.class_names)
+            metrics['mIoU'] = segmentation['mIoU']
+            metrics['aAcc'] = segmentation['aAcc']
         return metrics

@@ -8,11 +8,15 @@ import pytest
 
 from psfusion.benchmark.report import TableOptions, build_tables, segmenter_summary
 from psfusion.benchmark.reported import reported_rows
-from psfusion.benchmark.results import append_result, read_results, row_from_metrics
-from psfusion.benchmark.tables import (Cell, complexity_table, pipeline_complexity, rank_marks,
-                                       render, select_reported, summarize, table1, table2,
-                                       table5)
-from psfusion.data.labels import CLASSES
+from psfusion.benchmark.results import RunKey, append_result, read_results, row_from_metrics
+from psfusion.benchmark.tables import (Cell, ClassInfo, complexity_table, pipeline_complexity,
+                                       rank_marks, render, segmenter_complexity_entry,
+                                       select_reported, summarize, table1, table2, table5)
+from psfusion.data.layouts import FMB_CLASSES, MSRS_CLASSES
+
+CLASSES = MSRS_CLASSES
+MSRS = ClassInfo.of_dataset('msrs')
+B2, NEXT_B = ('segformer_b2', False), ('segnext_b', False)
 
 # (segmenter, source, seed) -> mIoU; every class IoU = mIoU + class index
 RUNS = {
@@ -22,18 +26,18 @@ RUNS = {
     ('segnext_b', 'psfusion', 0): 63.0,
 }
 COMPLEXITY = {
-    'segformer_b2@480x640': dict(params=24_700_000, flops=60_000_000_000,
-                                 backbone_params=24_000_000, backbone_flops=40_000_000_000,
+    'segformer_b2@480x640': dict(params=24_700_000, macs=60_000_000_000,
+                                 backbone_params=24_000_000, backbone_macs=40_000_000_000,
                                  input_hw=[480, 640]),
-    'segnext_b@480x640': dict(params=27_600_000, flops=70_000_000_000,
-                              backbone_params=26_000_000, backbone_flops=50_000_000_000,
+    'segnext_b@480x640': dict(params=27_600_000, macs=70_000_000_000,
+                              backbone_params=26_000_000, backbone_macs=50_000_000_000,
                               input_hw=[480, 640]),
 }
 
 
-def _metrics(miou: float) -> dict:
+def _metrics(miou: float, classes=CLASSES) -> dict:
     metrics = {'mIoU': miou, 'mAcc': miou + 10}
-    for i, name in enumerate(CLASSES):
+    for i, name in enumerate(classes):
         metrics[f'IoU.{name}'] = miou + i
     return metrics
 
@@ -42,13 +46,13 @@ def _metrics(miou: float) -> dict:
 def store(tmp_path):
     path = tmp_path / 'work' / 'results.csv'
     for (seg, src, seed), miou in RUNS.items():
-        key = dict(dataset='msrs', segmenter=seg, source=src, seed=seed)
+        key = RunKey('msrs', seg, src, seed)
         append_result(str(path), row_from_metrics(
-            key, _metrics(miou), params=COMPLEXITY[f'{seg}@480x640']['params'],
-            flops=COMPLEXITY[f'{seg}@480x640']['flops'], seconds=1.0, config_hash='h'))
+            key, _metrics(miou), CLASSES, params=COMPLEXITY[f'{seg}@480x640']['params'],
+            macs=COMPLEXITY[f'{seg}@480x640']['macs'], seconds=1.0, config_hash='h'), CLASSES)
     fused = tmp_path / 'fused'
     fused.mkdir()
-    (fused / 'manifest.json').write_text(json.dumps(dict(params=1_000_000, flops=2 * 10**9)))
+    (fused / 'manifest.json').write_text(json.dumps(dict(params=1_000_000, macs=2 * 10**9)))
     (path.parent / 'sources.json').write_text(json.dumps(dict(
         dataset='msrs', data_root=str(tmp_path / 'no-data'), sources={
             'ir': dict(kind='ir', folder=None), 'vi': dict(kind='vi', folder=None),
@@ -59,16 +63,16 @@ def store(tmp_path):
 
 def test_summary_mean_and_std_over_seeds(store):
     summary = summarize(read_results(str(store)), 'msrs')
-    cell = summary[('segformer_b2', 'psfusion')]['mIoU']
+    cell = summary[(B2, 'psfusion')]['mIoU']
     assert (cell.mean, cell.n) == (67.0, 2) and cell.std == pytest.approx(math.sqrt(2))
     assert cell.text() == '67.00 ± 1.41'
-    assert summary[('segnext_b', 'vi')]['car'].text() == '65.00'
+    assert summary[(NEXT_B, 'vi')]['car'].text() == '65.00'
     assert summarize(read_results(str(store)), 'mfnet') == {}
 
 
 def test_table1_layout_highlights_and_reported_columns(store):
     summary = summarize(read_results(str(store)), 'msrs')
-    frame = table1(summary, select_reported('msrs'))
+    frame = table1(summary, MSRS, select_reported('msrs'))
     assert list(frame.columns[:3]) == ['Infrared', 'Visible', 'psfusion']
     assert 'PSFusion (reported)' in frame.columns and 'SeAFusion (reported)' in frame.columns
     assert frame.at[('mIoU', 'SegFormer-B2'), 'PSFusion (reported)'].mean == 79.63
@@ -84,13 +88,13 @@ def test_table1_layout_highlights_and_reported_columns(store):
 def test_table2_layout_with_pipeline_complexity_and_reported_rows(store):
     summary = summarize(read_results(str(store)), 'msrs')
     fusion = {'psfusion': (1_000_000, 2 * 10**9)}
-    frame = table2(summary, select_reported('msrs'),
+    frame = table2(summary, MSRS, select_reported('msrs'),
                    pipeline_complexity(summary, COMPLEXITY, fusion))
     ours = frame.xs('ours', level='Kind')
     assert list(ours.index)[:2] == [('Infrared', 'SegFormer-B2'), ('Infrared', 'SegNeXt-Base')]
     assert ours.at[('psfusion', 'SegFormer-B2'), 'Params (M)'].mean == pytest.approx(25.7)
-    assert ours.at[('psfusion', 'SegFormer-B2'), 'GFLOPs'].mean == pytest.approx(62.0)
-    assert ours.at[('Infrared', 'SegNeXt-Base'), 'GFLOPs'].mean == pytest.approx(70.0)
+    assert ours.at[('psfusion', 'SegFormer-B2'), 'GMACs'].mean == pytest.approx(62.0)
+    assert ours.at[('Infrared', 'SegNeXt-Base'), 'GMACs'].mean == pytest.approx(70.0)
     reported = frame.xs('reported', level='Kind')
     assert reported.at[('PSFusion', 'SegNeXt-Base'), 'mIoU'].mean == 80.38
     marks = rank_marks(frame, 'column', list(frame.columns[:-2]))
@@ -105,13 +109,13 @@ def test_table2_layout_with_pipeline_complexity_and_reported_rows(store):
 def test_table5_and_complexity_table(store):
     summary = summarize(read_results(str(store)), 'msrs')
     head = _metrics(50.0)
-    frame = table5(summary, 'psfusion', head, reported_rows('msrs', 'table5'))
+    frame = table5(summary, MSRS, 'psfusion', head, reported_rows('msrs', 'table5'))
     assert frame.index[0] == ('psfusion: direct segmentation (semantic head)', 'ours')
     assert frame.iloc[0]['mIoU'].mean == 50.0
     assert frame.loc[('psfusion + SegFormer-B2', 'ours'), 'mIoU'].mean == 67.0
     assert frame.loc[('PSFusion + SegNeXt-Base', 'reported'), 'mIoU'].mean == 80.38
     table = complexity_table(COMPLEXITY, {'psfusion': (1_000_000, 2 * 10**9),
-                                          'seafusion': (None, None)}, ['segnext_b'])
+                                          'seafusion': (None, None)}, [NEXT_B])
     rows = {label: (p.mean if isinstance(p, Cell) else None)
             for (label, _), p in table['Params (M)'].items()}
     assert rows['SegNeXt-Base alone'] == pytest.approx(27.6)
@@ -166,3 +170,53 @@ def test_manifest_complexity_prefers_multiply_adds(tmp_path):
     assert read_manifest_complexity(str(tmp_path)) == (5, 40)
     (tmp_path / 'manifest.json').write_text(json.dumps(dict(model={})))
     assert read_manifest_complexity(str(tmp_path)) == (None, None)
+
+
+def test_complexity_entry_of_the_largest_size_not_a_smoke_run():
+    """A smoke run at 64x80 must not stand in for the test-size count; old entries call
+    multiply-adds 'flops'."""
+    complexity = {'segnext_b@64x80': dict(params=1, macs=2, backbone_params=1, backbone_macs=1),
+                  'segnext_b@480x640': dict(params=3, flops=4, backbone_params=1,
+                                            backbone_flops=2)}
+    entry = segmenter_complexity_entry(complexity, 'segnext_b')
+    assert (entry['params'], entry['macs'], entry['backbone_macs']) == (3, 4, 2)
+    assert segmenter_complexity_entry(complexity, 'segnext_b', (64, 80))['macs'] == 2
+    assert segmenter_complexity_entry(complexity, 'segnext_l') is None
+
+
+def test_tta_rows_are_their_own_segmenter(store):
+    append_result(str(store), row_from_metrics(
+        RunKey('msrs', 'segnext_b', 'vi', 0, tta=True), _metrics(70.0), CLASSES, params=1,
+        macs=1, seconds=1.0, config_hash='h'), CLASSES)
+    summary = summarize(read_results(str(store)), 'msrs')
+    assert summary[(NEXT_B, 'vi')]['mIoU'].mean == 64.0
+    assert summary[(('segnext_b', True), 'vi')]['mIoU'].mean == 70.0
+    frame = table1(summary, MSRS)
+    assert frame.at[('mIoU', 'SegNeXt-Base + TTA'), 'Visible'].mean == 70.0
+    assert 'SegNeXt-Base + TTA on MSRS' in segmenter_summary(str(store), 'msrs', 'segnext_b',
+                                                             tta=True)
+
+
+def test_fmb_tables_use_fmb_classes(tmp_path):
+    """A store of FMB runs: fifteen class columns, FMB's names in every table."""
+    path = tmp_path / 'results.csv'
+    for src, miou in (('ir', 30.0), ('vi', 40.0)):
+        append_result(str(path), row_from_metrics(
+            RunKey('fmb', 'segformer_mini', src, 0), _metrics(miou, FMB_CLASSES), FMB_CLASSES,
+            params=1, macs=1, seconds=1.0, config_hash='h'), FMB_CLASSES)
+    frame = read_results(str(path))
+    assert list(frame.columns[7:22]) == list(FMB_CLASSES)
+    out = tmp_path / 'tables'
+    build_tables(str(path), 'fmb', str(out), TableOptions(formats=['csv'], figure=False))
+    table2_csv = (out / 'table2.csv').read_text().splitlines()
+    assert table2_csv[0].startswith('Method,Segmenter,Kind,Background,Road,Sidewalk,Building,'
+                                    'Lamp,Sign,Vegetation,Sky,Person,Car,Truck,Bus,Motorcycle,'
+                                    'Bicycle,Pole,mIoU')
+    assert table2_csv[2].startswith('Visible,SegFormer-mini,ours,40.00,41.00')
+    document = (out / 'table.md').read_text()
+    assert '# Downstream segmentation on FMB' in document and '| Motorcycle |' in document
+    assert 'reported' not in (out / 'table1.csv').read_text()  # the paper has no FMB numbers
+    msrs_row = row_from_metrics(RunKey('msrs', 'segformer_mini', 'x', 0), _metrics(1.0),
+                                CLASSES, params=1, macs=1, seconds=1.0, config_hash='h')
+    with pytest.raises(ValueError, match='a store holds one dataset'):
+        append_result(str(path), msrs_row, CLASSES)
