@@ -123,16 +123,32 @@ class MFNetDataset(PairedDataset):
     Args:
         split: ``train``, ``val`` or ``test`` (reads ``ROOT/<split>.txt``), or ``None`` for
             every image in ``ROOT/images``.
+        split_file: optional stem list restricting the split (e.g. a held-out validation set).
     """
 
     LAYOUT = 'mfnet'
 
+    def __init__(self, data_root: str = '', split: Optional[str] = 'train',
+                 split_file: Optional[str] = None, **kwargs) -> None:
+        super().__init__(data_root=data_root, split=split,
+                         layout_args=dict(split_file=split_file), **kwargs)
+
 
 @DATASETS.register_module()
 class FMBDataset(PairedDataset):
-    """FMB layout: ``ROOT/<split>/{Infrared,Visible,Label}`` (14 classes + unlabelled)."""
+    """FMB layout: ``ROOT/<split>/{Infrared,Visible,Label}`` (14 classes + unlabelled).
+
+    Args:
+        split: ``train`` or ``test``.
+        split_file: optional stem list restricting the split (e.g. a held-out validation set).
+    """
 
     LAYOUT = 'fmb'
+
+    def __init__(self, data_root: str = '', split: Optional[str] = 'train',
+                 split_file: Optional[str] = None, **kwargs) -> None:
+        super().__init__(data_root=data_root, split=split,
+                         layout_args=dict(split_file=split_file), **kwargs)
 
 
 @DATASETS.register_module()

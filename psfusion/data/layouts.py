@@ -142,6 +142,9 @@ class DatasetLayout:
 
     Args:
         root: the dataset root.
+        split_file: optional stem list (relative to the root, or absolute) that restricts every
+            split to the stems it names, in its order (e.g. a validation subset held out of
+            ``train``); a stem it names that the split lacks is an error.
     """
 
     name: ClassVar[str] = ''
@@ -156,7 +159,8 @@ class DatasetLayout:
     #: Where to get it (shown when the root is missing).
     source_hint: ClassVar[str] = ''
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, split_file: Optional[str] = None) -> None:
+        self.split_file = split_file
         if not root:
             raise DataError(f'{self.title or type(self).__name__}: the dataset root is required.')
         if not os.path.isdir(root):
@@ -182,6 +186,19 @@ class DatasetLayout:
         where present.
         """
         raise NotImplementedError
+
+    def restrict(self, records: list[dict]) -> list[dict]:
+        """``records`` limited to (and ordered as) the stems of :attr:`split_file`, if any."""
+        if not self.split_file:
+            return records
+        path = os.path.join(self.root, self.split_file)
+        stems = read_split_file(path)
+        by_name = {record['name']: record for record in records}
+        absent = [stem for stem in stems if stem not in by_name]
+        if absent:
+            raise DataError(f'{path} lists {len(absent)} stem(s) that the split does not have: '
+                            f'{describe(absent)}. Fix the split file or add the images.')
+        return [by_name[stem] for stem in stems]
 
     # -- writing a fused copy --------------------------------------------------------------
     def output_dir(self, split: Optional[str], kind: str = 'fused') -> str:
@@ -233,8 +250,7 @@ class MSRSLayout(DatasetLayout):
 
     def __init__(self, root: str, split_file: Optional[str] = None,
                  label_dir: Optional[str] = None) -> None:
-        super().__init__(root)
-        self.split_file = split_file
+        super().__init__(root, split_file)
         self.label_dir = label_dir
 
     def split_folder(self, split: Optional[str]) -> tuple[str, Optional[str]]:
@@ -333,8 +349,9 @@ class MFNetLayout(DatasetLayout):
                                 f'{describe(unlabelled)}.')
         elif with_label:
             raise DataError(f'{label_dir}: label folder not found; labels are required here.')
-        return [sample_record(stem, images[stem], images[stem], labels.get(stem),
-                              self.IR_CHANNELS, self.VI_CHANNELS) for stem in stems]
+        return self.restrict([sample_record(stem, images[stem], images[stem], labels.get(stem),
+                                            self.IR_CHANNELS, self.VI_CHANNELS)
+                              for stem in stems])
 
 
 @register_layout
@@ -369,9 +386,9 @@ class FMBLayout(DatasetLayout):
         if with_label and not os.path.isdir(label_dir):
             raise DataError(f'{label_dir}: label folder not found; labels are required here.')
         use_labels = with_label is not False and os.path.isdir(label_dir)
-        return match_pairs(os.path.join(split_dir, self.IR_DIR),
-                           os.path.join(split_dir, self.VI_DIR),
-                           label_dir if use_labels else None)
+        return self.restrict(match_pairs(os.path.join(split_dir, self.IR_DIR),
+                                         os.path.join(split_dir, self.VI_DIR),
+                                         label_dir if use_labels else None))
 
 
 @register_layout
@@ -390,9 +407,8 @@ class FolderLayout(DatasetLayout):
 
     def __init__(self, root: str, ir_dir: str = 'ir', vi_dir: str = 'vi',
                  label_dir: Optional[str] = None, split_file: Optional[str] = None) -> None:
-        super().__init__(root)
+        super().__init__(root, split_file)
         self.ir_dir, self.vi_dir, self.label_dir = ir_dir, vi_dir, label_dir
-        self.split_file = split_file
 
     def label_folder(self, split: Optional[str]) -> Optional[str]:
         return self.label_dir

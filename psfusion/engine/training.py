@@ -53,9 +53,33 @@ def _hold_out_validation(cfg: Config) -> None:
     train_file, val_file = write_validation_split(
         train_set.data_root, osp.join(cfg.work_dir, 'splits'), train_set.get('split', 'train'),
         cfg.val_split.get('fraction', 0.1), cfg.val_split.get('seed', 0),
-        train_set.get('split_file'))
+        train_set.get('split_file'), _layout_of(train_set))
+    for dataset in (train_set, val_set):
+        if not _layout_of(dataset) or 'split_file' not in _init_args(dataset):
+            raise ValueError(f'val_split needs a dataset that takes split_file; '
+                             f'{dataset.type} does not.')
     train_set.split_file = train_file
     val_set.split_file = val_file
+
+
+def _dataset_class(dataset_cfg) -> type:
+    from ..registry import DATASETS
+
+    cls = DATASETS.get(dataset_cfg.type)
+    if cls is None:
+        raise ValueError(f'unknown dataset type {dataset_cfg.type!r} in the config')
+    return cls
+
+
+def _layout_of(dataset_cfg) -> str:
+    """The layout name of a fusion dataset config (``MSRSDataset`` -> ``msrs``)."""
+    return getattr(_dataset_class(dataset_cfg), 'LAYOUT', '')
+
+
+def _init_args(dataset_cfg) -> tuple:
+    import inspect
+
+    return tuple(inspect.signature(_dataset_class(dataset_cfg).__init__).parameters)
 
 
 def init_cpu_distributed(cfg: Config) -> None:

@@ -4,22 +4,35 @@ from __future__ import annotations
 import types
 
 import numpy as np
+import pytest
 import torch
 from mmengine.structures import BaseDataElement, PixelData
 from PIL import Image
 
+from psfusion.data import FMBDataset, MSRSDataset
+from psfusion.data.synthetic import write_synthetic_dataset
 from psfusion.engine import FusedSampleHook, sample_panel, write_validation_split
 
 
-def test_validation_split_is_seeded_disjoint_and_complete(tmp_path):
-    (tmp_path / 'train.txt').write_text('\n'.join(f'{i:05d}' for i in range(20)))
-    train, val = write_validation_split(str(tmp_path), str(tmp_path / 'a'), fraction=0.2)
+@pytest.mark.parametrize('layout', ['msrs', 'fmb'])
+def test_validation_split_is_seeded_disjoint_and_complete(tmp_path, layout):
+    """The stems come from the dataset's layout (MSRS: train.txt / train/ir; FMB:
+    train/Infrared), and the held-out files read back through the dataset."""
+    root = tmp_path / 'data'
+    write_synthetic_dataset(str(root), num_train=20, num_test=1, num_val=0, height=32, width=32,
+                            layout=layout)
+    train, val = write_validation_split(str(root), str(tmp_path / 'a'), fraction=0.2,
+                                        layout=layout)
     train_stems = open(train).read().split()
     val_stems = open(val).read().split()
     assert len(val_stems) == 4 and len(train_stems) == 16
-    assert not set(train_stems) & set(val_stems)
-    again = write_validation_split(str(tmp_path), str(tmp_path / 'b'), fraction=0.2)
+    assert sorted(train_stems + val_stems) == sorted(
+        p.stem for p in (root / 'train').iterdir().__next__().iterdir())
+    again = write_validation_split(str(root), str(tmp_path / 'b'), fraction=0.2, layout=layout)
     assert open(again[1]).read().split() == val_stems
+    dataset_type = {'msrs': MSRSDataset, 'fmb': FMBDataset}[layout]
+    held_out = dataset_type(data_root=str(root), split='train', split_file=val)
+    assert held_out.names == val_stems
 
 
 def test_sample_panel_and_hook(tmp_path):
