@@ -1,20 +1,10 @@
-"""SegFormer-B2 on the synthetic road-scene dataset: 9 classes, the quick CPU schedule."""
+"""SegFormer-B2 on the synthetic road-scene dataset: 9 classes, the quick CPU schedule, no
+pretrained weights (offline)."""
 _base_ = [
     './_base_/models/segformer_b2.py', './_base_/datasets/synthetic.py',
     './_base_/schedules/quick.py'
 ]
-# mmengine refuses keys shared by two bases, so the data and schedule layers keep their
-# settings under `data_settings` / `schedule_settings`; put them in place of the ADE20K ones
-# inherited from mmseg's model config.
-crop_size = _base_.data_settings.crop_size
-model = dict(backbone=dict(init_cfg=None), data_preprocessor=dict(size=crop_size))
-train_dataloader = _base_.data_settings.train_dataloader
-val_dataloader = _base_.data_settings.test_dataloader
-test_dataloader = _base_.data_settings.test_dataloader
-val_evaluator = _base_.data_settings.evaluator
-test_evaluator = _base_.data_settings.evaluator
-tta_pipeline = _base_.data_settings.tta_pipeline
-optim_wrapper = _base_.schedule_settings.optim_wrapper
-param_scheduler = _base_.schedule_settings.param_scheduler
-train_cfg = _base_.schedule_settings.train_cfg
-default_hooks = _base_.schedule_settings.default_hooks
+model = dict(
+    backbone=dict(init_cfg=None),
+    data_preprocessor=dict(size=_base_.crop_size),
+    decode_head=dict(num_classes=_base_.num_classes))

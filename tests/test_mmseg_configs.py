@@ -1,9 +1,14 @@
-"""Every segmenter config for every dataset: settings, and one training step at a tiny size."""
+"""Every segmenter config for every dataset: the config layers' contract, the settings, one
+training step at a tiny size, and the configs shipped with the package."""
 from __future__ import annotations
 
+import ast
+import configparser
 import copy
 import functools
+import glob
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,16 +18,21 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS, MODELS
 
+import psfusion
 from psfusion.benchmark.catalog import DATASETS as DATASET_KEYS
 from psfusion.benchmark.catalog import PAPER_SEGMENTERS, SEGMENTERS, config_path
-from psfusion.benchmark.runs import apply_image_size
+from psfusion.benchmark.run_config import SCHEDULE_KEYS, apply_image_size
+from psfusion.data.layouts import layout_class
+from psfusion.data.synthetic import write_synthetic_dataset
 
-from .benchmark._data import cached_mmseg_metainfo, make_mfnet_from_msrs, make_synthetic
+from .benchmark._data import cached_mmseg_metainfo, make_mfnet_from_msrs
 
+REPO = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO / 'mmseg_configs'
 CONFIGS = [(s, d) for s in SEGMENTERS for d in DATASET_KEYS]
-CROPS = {'msrs': (480, 640), 'mfnet': (480, 640), 'synthetic': (128, 160)}
+CROPS = {'msrs': (480, 640), 'mfnet': (480, 640), 'fmb': (600, 800), 'synthetic': (128, 160)}
 DATASET_TYPES = {'msrs': 'psfusion.MSRSSegDataset', 'mfnet': 'psfusion.MFNetSegDataset',
-                 'synthetic': 'psfusion.SyntheticSegDataset'}
+                 'fmb': 'psfusion.FMBSegDataset', 'synthetic': 'psfusion.SyntheticSegDataset'}
 # Parameters with 9 classes: SegFormer-B2's as measured in ENVIRONMENT.md, the others agree
 # with its rounded values (61.4 M, 27.6 M, 48.8 M).
 PARAMS = {'segformer_b2': 24_725_449, 'segformer_b4': 61_371_849, 'segnext_b': 27_563_977,
@@ -44,15 +54,66 @@ def _load(segmenter: str, dataset: str) -> Config:
     return copy.deepcopy(_parse(segmenter, dataset))
 
 
+@functools.lru_cache(maxsize=None)
+def _schedule(name: str) -> Config:
+    return Config.fromfile(str(CONFIG_DIR / '_base_' / 'schedules' / f'{name}.py'))
+
+
+def _num_classes(dataset: str) -> int:
+    return len(layout_class(dataset).metainfo['classes'])
+
+
+# ----------------------------------------------------------------------------------------
+# The layers' contract (see mmseg_configs/_base_/datasets/msrs.py)
+# ----------------------------------------------------------------------------------------
+def test_every_segmenter_has_a_config_for_every_dataset():
+    leaves = {Path(p).stem for p in glob.glob(str(CONFIG_DIR / '*.py'))}
+    assert leaves == {f'{s}_{d}' for s, d in CONFIGS}
+
+
+def test_no_config_wraps_settings_for_a_leaf_to_unpack():
+    files = sorted(CONFIG_DIR.rglob('*.py'))
+    assert len(files) == len(CONFIGS) + 11  # 4 dataset, 5 model and 2 schedule bases
+    for path in files:
+        text = path.read_text()
+        assert 'data_settings' not in text and 'schedule_settings' not in text, path
+
+
+@pytest.mark.parametrize('segmenter, dataset', CONFIGS)
+def test_a_leaf_is_its_bases_and_its_model_changes(segmenter, dataset):
+    path = config_path(segmenter, dataset)
+    tree = ast.parse(path.read_text())
+    names = [target.id for node in tree.body if isinstance(node, ast.Assign)
+             for target in node.targets]
+    assert names == ['_base_', 'model'], path
+    assert _parse(segmenter, dataset)._cfg_dict.keys().isdisjoint(
+        {'data_settings', 'schedule_settings'})
+
+
+@pytest.mark.parametrize('segmenter, dataset', CONFIGS)
+def test_the_schedule_comes_whole_from_its_schedule_file(segmenter, dataset):
+    """What ``--schedule`` replaces (the four keys of a schedule file resolved on its own) is
+    exactly what the leaf has: nothing of the schedule comes from elsewhere."""
+    name = 'quick' if dataset == 'synthetic' else 'schedule_160k'
+    schedule = _schedule(name)
+    cfg = _parse(segmenter, dataset)
+    for key in SCHEDULE_KEYS + ('val_cfg', 'test_cfg', 'default_scope', 'tta_model'):
+        assert cfg[key] == schedule[key], key
+
+
+# ----------------------------------------------------------------------------------------
+# Settings
+# ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize('segmenter, dataset', CONFIGS)
 def test_config_settings(segmenter, dataset):
     cfg = _load(segmenter, dataset)
     assert cfg.custom_imports.imports[0] == 'psfusion'  # before any mmseg import
-    assert cfg.model.decode_head.num_classes == 9
+    assert cfg.num_classes == cfg.model.decode_head.num_classes == _num_classes(dataset)
     assert 'SyncBN' not in json.dumps(cfg.model.to_dict(), default=str)
     crop = CROPS[dataset]
     assert tuple(cfg.crop_size) == crop and tuple(cfg.model.data_preprocessor.size) == crop
-    for loader, split in (('train_dataloader', 'train'), ('test_dataloader', 'test')):
+    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', 'test'),
+                          ('test_dataloader', 'test')):
         dataset_cfg = cfg[loader].dataset
         assert dataset_cfg.type == DATASET_TYPES[dataset] and dataset_cfg.split == split
         assert not dataset_cfg.get('reduce_zero_label', False)
@@ -67,43 +128,58 @@ def test_config_settings(segmenter, dataset):
         assert tuple(steps['RandomResize'].scale) == crop[::-1]  # mmcv's (w, h)
         assert steps['RandomResize'].ratio_range == (0.5, 2.0)
         assert 'PhotoMetricDistortion' in steps
-    assert cfg.test_evaluator.type == 'psfusion.PerClassIoUMetric'
+        assert cfg.train_dataloader.batch_size == 8
+    test_steps = {step.type: step for step in cfg.test_dataloader.dataset.pipeline}
+    assert tuple(test_steps['Resize'].scale) == crop[::-1]
+    assert cfg.test_evaluator.type == cfg.val_evaluator.type == 'psfusion.PerClassIoUMetric'
+    assert cfg.tta_pipeline[1].type == 'TestTimeAug'
     optimizer = cfg.optim_wrapper.optimizer
     assert optimizer.type == 'AdamW' and optimizer.weight_decay == 0.01
     assert cfg.optim_wrapper.paramwise_cfg.custom_keys['head'].lr_mult == 10.0
     warmup, poly = cfg.param_scheduler
     assert warmup.type == 'LinearLR' and poly.type == 'PolyLR' and poly.power == 1.0
+    assert cfg.default_scope == 'mmseg' and cfg.default_hooks.checkpoint.save_last
     init_cfg = cfg.model.backbone.get('init_cfg')
     if dataset == 'synthetic':
         assert cfg.train_cfg.max_iters == 300 and init_cfg is None  # quick, offline
+        assert optimizer.lr == 1.2e-3
     else:
         assert cfg.train_cfg.max_iters == 160000 and poly.end == 160000
         assert warmup.end == 1500 and optimizer.lr == 6e-5
         if segmenter in PAPER_SEGMENTERS:
             assert init_cfg.type == 'Pretrained'
             assert init_cfg.checkpoint.startswith('https://download.openmmlab.com/')
-
-
-@pytest.fixture(scope='module')
-def tiny_roots(tmp_path_factory):
-    root = tmp_path_factory.mktemp('configs')
-    synthetic = make_synthetic(root / 'synthetic', num_train=2, num_test=1, size=(64, 64))
-    mfnet = make_mfnet_from_msrs(synthetic, root / 'mfnet')
-    return {'msrs': synthetic, 'synthetic': synthetic, 'mfnet': mfnet}
+            assert segmenter.split('_')[1] in init_cfg.checkpoint  # mit_b2, mscan_l, ...
 
 
 @pytest.mark.parametrize('segmenter', list(SEGMENTERS))
-def test_same_model_on_every_dataset(segmenter):
+def test_same_model_on_every_dataset_but_for_its_classes(segmenter):
     models = []
     for dataset in DATASET_KEYS:
         model = _load(segmenter, dataset).model.to_dict()
         model.pop('data_preprocessor')
         model['backbone'].pop('init_cfg', None)
+        assert model['decode_head'].pop('num_classes') == _num_classes(dataset)
         models.append(model)
     assert all(model == models[0] for model in models[1:])
 
 
-@pytest.mark.parametrize('segmenter, dataset', CONFIGS)  # all 15 in CI: <= 4 s each
+# ----------------------------------------------------------------------------------------
+# One training step of every config
+# ----------------------------------------------------------------------------------------
+@pytest.fixture(scope='module')
+def tiny_roots(tmp_path_factory):
+    root = tmp_path_factory.mktemp('configs')
+    synthetic, fmb = root / 'synthetic', root / 'fmb'
+    write_synthetic_dataset(str(synthetic), num_train=2, num_test=1, num_val=0, height=64,
+                            width=64)
+    write_synthetic_dataset(str(fmb), num_train=2, num_test=1, num_val=0, height=64, width=64,
+                            layout='fmb')
+    mfnet = make_mfnet_from_msrs(synthetic, root / 'mfnet')
+    return {'msrs': synthetic, 'synthetic': synthetic, 'mfnet': mfnet, 'fmb': fmb}
+
+
+@pytest.mark.parametrize('segmenter, dataset', CONFIGS)  # all 20 in CI
 def test_one_training_step_at_a_tiny_size(segmenter, dataset, tiny_roots):
     cfg = _load(segmenter, dataset)
     apply_image_size(cfg, (32, 32))
@@ -113,10 +189,13 @@ def test_one_training_step_at_a_tiny_size(segmenter, dataset, tiny_roots):
     with DefaultScope.overwrite_default_scope('mmseg'):
         data = DATASETS.build(dataset_cfg)
         batch = pseudo_collate([data[0], data[1]])
+    assert len(data.metainfo['classes']) == cfg.model.decode_head.num_classes
     assert all(image.shape[0] == 3 and max(image.shape[1:]) <= 32 for image in batch['inputs'])
     torch.manual_seed(0)  # LightHamHead draws random bases at every forward pass
     model = MODELS.build(cfg.model)
-    assert sum(p.numel() for p in model.parameters()) == PARAMS[segmenter]
+    # the classifier (1x1 conv, channels -> classes, with bias) grows with the classes
+    extra = (_num_classes(dataset) - 9) * (cfg.model.decode_head.channels + 1)
+    assert sum(p.numel() for p in model.parameters()) == PARAMS[segmenter] + extra
     model.train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
@@ -125,3 +204,22 @@ def test_one_training_step_at_a_tiny_size(segmenter, dataset, tiny_roots):
     changed = [n for n, p in model.named_parameters() if not torch.equal(before[n], p)]
     assert any(n.startswith('backbone') for n in changed)
     assert any(n.startswith('decode_head') for n in changed)
+
+
+# ----------------------------------------------------------------------------------------
+# Shipped with the package
+# ----------------------------------------------------------------------------------------
+def test_both_config_trees_are_package_data():
+    """A non-editable install finds the configs: ``psfusion/.mim/mmseg_configs`` is the
+    checkout's ``mmseg_configs/``, and setup.cfg's package_data patterns (setuptools globs,
+    relative to the package) take in every config file of both trees, ``_base_`` included."""
+    package = Path(psfusion.__file__).resolve().parent
+    assert (package / '.mim' / 'mmseg_configs').resolve() == CONFIG_DIR.resolve()
+    setup = configparser.ConfigParser()
+    setup.read(REPO / 'setup.cfg')
+    patterns = setup['options.package_data']['psfusion'].split()
+    shipped = {Path(path).resolve() for pattern in patterns
+               for path in glob.glob(str(package / pattern), recursive=True)}
+    wanted = set(CONFIG_DIR.rglob('*.py')) | set((package / 'configs').rglob('*.py'))
+    assert {path.resolve() for path in wanted} <= shipped
+    assert any('_base_' in path.parts for path in wanted)

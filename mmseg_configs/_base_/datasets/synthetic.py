@@ -1,18 +1,16 @@
-"""The synthetic road-scene dataset (MSRS layout, 128x160) read through one source per run.
+"""The synthetic road-scene dataset (MSRS layout and classes, 128x160) read through one source
+per run.
 
 Written by ``tools/make_synthetic.py`` (see :mod:`psfusion.data.synthetic`): infrared sees the
 warm classes, visible the painted ones (by day).  Sized for CPUs: no worker processes, whole
-images (no crop), flips as the only augmentation.
-
-Test-time augmentation, samplers, batch sizes and metric are MSRS's (``msrs.py``, which also
-explains the ``data_settings`` layer); the dataset class, size, pipelines and loader workers
-differ.
+images (no crop), flips as the only augmentation.  Test-time augmentation, samplers, batch
+sizes, classes and metric are MSRS's (``msrs.py``).
 """
 _base_ = ['./msrs.py']
 
-_dataset = dict(type='psfusion.SyntheticSegDataset', data_root='work_dirs/demo/data')
-_crop_size = (128, 160)  # (h, w): the whole image
+crop_size = (128, 160)  # (h, w): the whole image
 _scale = (160, 128)  # (w, h) for mmcv's Resize / RandomResize
+_dataset = dict(type='psfusion.SyntheticSegDataset', data_root='work_dirs/demo/data')
 # Only flips: random rescaling, cropping and photometric distortion slow learning down too
 # much for a few hundred iterations (the 160k MSRS/MFNet pipelines keep them).
 _train_pipeline = [
@@ -28,14 +26,9 @@ _test_pipeline = [
     dict(type='psfusion.LoadClassIdLabel'),  # after Resize: metrics use the original labels
     dict(type='PackSegInputs'),
 ]
-data_settings = dict(
-    name='synthetic',
-    crop_size=_crop_size,
-    train_dataloader=dict(
-        num_workers=0, persistent_workers=False,
-        dataset=dict(_dataset, pipeline=_train_pipeline)),
-    test_dataloader=dict(
-        num_workers=0, persistent_workers=False,
-        dataset=dict(_dataset, pipeline=_test_pipeline)),
-)
-del _dataset, _crop_size, _scale, _train_pipeline, _test_pipeline
+train_dataloader = dict(num_workers=0, persistent_workers=False,
+                        dataset=dict(_dataset, pipeline=_train_pipeline))
+test_dataloader = dict(num_workers=0, persistent_workers=False,
+                       dataset=dict(_dataset, pipeline=_test_pipeline))
+val_dataloader = test_dataloader
+del _scale, _dataset, _train_pipeline, _test_pipeline
