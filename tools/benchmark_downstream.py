@@ -1,8 +1,9 @@
 """Downstream segmentation benchmark: train and test segmenters on each input source.
 
 One mmengine Runner per (segmenter, source, seed): train on the training split, evaluate on the
-test split, append a row to WORK_DIR/results.csv.  Finished runs are skipped; interrupted runs
-resume.  Prints the per-class table of each segmenter at the end.
+test split (with --tta: multi-scale + flip test-time augmentation, a row with tta=True), append
+a row to WORK_DIR/results.csv.  Finished runs are skipped; interrupted runs resume.  Prints the
+per-class table of each segmenter at the end.
 
 Examples:
     python tools/benchmark_downstream.py --seg segnext_l --dataset msrs --data-root data/MSRS \\
@@ -12,6 +13,8 @@ Examples:
     python tools/benchmark_downstream.py --seg segformer_mini --dataset synthetic \\
         --data-root work_dirs/demo/data --sources ir,vi,psfusion=work_dirs/demo/fused \\
         --schedule quick --work-dir work_dirs/demo
+    python tools/benchmark_downstream.py --seg segformer_b2 --dataset fmb --data-root data/FMB \\
+        --sources ir,vi,avg=work_dirs/fused/fmb_avg
 """
 from __future__ import annotations
 
@@ -21,14 +24,17 @@ import sys
 import time
 
 import psfusion  # noqa: F401  (must precede any mmseg import)
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 from psfusion.benchmark.catalog import (DATASETS, SEGMENTERS, check_dataset, config_path,
-                                        parse_segmenters)
+                                        dataset_title, parse_segmenters)
+from psfusion.benchmark.pretrained import (PRETRAINED_MODES, PretrainedUnavailable,
+                                           resolve_pretrained)
 from psfusion.benchmark.report import segmenter_summary
-from psfusion.benchmark.runs import (PRETRAINED_MODES, RESULTS_FILE, PretrainedUnavailable,
-                                     RunOptions, RunSpec, record_sources, resolve_pretrained,
-                                     run_benchmark)
+from psfusion.benchmark.results import ResultsError
+from psfusion.benchmark.run_config import SCHEDULES, RunOptions, RunSpec, load_config
+from psfusion.benchmark.run_paths import WorkDir
+from psfusion.benchmark.runner import run_benchmark
 from psfusion.benchmark.sources import parse_sources
 from psfusion.data.io import DataError
 
@@ -54,16 +60,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split('\n\n')[-1])
     parser.add_argument('--seg', required=True,
                         help=f'segmenter(s), comma-separated, or all: {", ".join(SEGMENTERS)}')
-    parser.add_argument('--dataset', required=True, help=f'one of {", ".join(DATASETS)}')
+    parser.add_argument('--dataset', required=True, help='one of ' + ', '.join(
+        f'{name} ({dataset_title(name)})' for name in DATASETS))
     parser.add_argument('--data-root', required=True, help='the original dataset (labels)')
     parser.add_argument('--sources', required=True,
                         help='comma-separated: ir, vi, NAME=DIR (a folder of fused images)')
-    parser.add_argument('--schedule', choices=('160k', 'quick'),
-                        help="training schedule (default: the config's; 160k for MSRS/MFNet)")
+    parser.add_argument('--schedule', choices=tuple(SCHEDULES),
+                        help="training schedule (default: the config's: 160k for MSRS, MFNet and "
+                        "FMB, quick for synthetic)")
     parser.add_argument('--seeds', type=parse_seeds, default=[0], help='e.g. 0,1,2')
     parser.add_argument('--tta', action='store_true',
                         help='evaluate with multi-scale + flip test-time augmentation '
-                        '(rows labelled <segmenter>+tta)')
+                        '(rows with tta=True; reuses the weights of a finished run)')
     parser.add_argument('--work-dir', help='default: work_dirs/benchmark/<dataset>')
     parser.add_argument('--pretrained', choices=PRETRAINED_MODES, default='on',
                         help="ImageNet backbone weights: on = required (stop before training "
@@ -90,15 +98,19 @@ def main(argv=None) -> int:
         return 2
     try:  # before any training: every segmenter's pretrained backbone must be readable
         for segmenter in segmenters:
-            cfg = Config.fromfile(str(config_path(segmenter, dataset, args.config_dir)))
+            cfg = load_config(str(config_path(segmenter, dataset, args.config_dir)))
             cfg.merge_from_dict(args.cfg_options)
             resolve_pretrained(cfg, args.pretrained, log=lambda message: None)
-    except PretrainedUnavailable as exc:
+    except (PretrainedUnavailable, FileNotFoundError) as exc:
         print(f'error: {segmenter}: {exc}', file=sys.stderr)
         return 2
-    work_dir = args.work_dir or os.path.join('work_dirs', 'benchmark', dataset)
-    record_sources(work_dir, dataset, args.data_root, sources)
-    options = RunOptions(data_root=args.data_root, work_dir=work_dir, schedule=args.schedule,
+    work = WorkDir(args.work_dir or os.path.join('work_dirs', 'benchmark', dataset))
+    try:
+        work.record_sources(dataset, args.data_root, sources)
+    except ValueError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
+    options = RunOptions(data_root=args.data_root, work_dir=work.root, schedule=args.schedule,
                          pretrained=args.pretrained, config_dir=args.config_dir,
                          workers=args.workers, batch_size=args.batch_size,
                          max_iters=args.max_iters, image_size=args.image_size,
@@ -107,17 +119,16 @@ def main(argv=None) -> int:
     for segmenter in segmenters:
         for source in sources:
             for seed in args.seeds:
-                spec = RunSpec(dataset, segmenter, source, seed, args.tta)
+                spec = RunSpec.of(dataset, segmenter, source, seed, args.tta)
                 try:
                     run_benchmark(spec, options, log=print)
-                except DataError as exc:
+                except (DataError, ResultsError) as exc:
                     print(f'error: {exc}', file=sys.stderr)
                     return 1
-    results = os.path.join(work_dir, RESULTS_FILE)
     for segmenter in segmenters:
-        print(segmenter_summary(results, dataset, segmenter + ('+tta' if args.tta else ''),
-                                [s.name for s in sources]))
-    print(f'results: {results} ({time.perf_counter() - start:.0f} s)')
+        print(segmenter_summary(work.results, dataset, segmenter, [s.name for s in sources],
+                                tta=args.tta))
+    print(f'results: {work.results} ({time.perf_counter() - start:.0f} s)')
     return 0
 
 

@@ -23,7 +23,7 @@ from .datasets import split_samples
 from .figures import pick_stems, qualitative_figure
 from .reported import reported_rows
 from .results import RunKey, check_classes, find_result, latest_results, read_results
-from .run_paths import COMPLEXITY_FILE, SOURCES_FILE, prediction_dir
+from .run_paths import SOURCES_FILE, prediction_dir, read_complexity
 from .sources import split_folder
 from .tables import (DEFAULT_REPORTED, FORMATS, ClassInfo, complexity_table,
                      ordered_segmenters, ordered_sources, pipeline_complexity, rank_marks,
@@ -154,7 +154,7 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
         raise DataError(f'{results_path}: no results for dataset {dataset!r}.')
     work_dir = os.path.dirname(os.path.abspath(results_path))
     sources_info = _read_json(os.path.join(work_dir, SOURCES_FILE))
-    complexity = _read_json(os.path.join(work_dir, COMPLEXITY_FILE))
+    complexity = read_complexity(work_dir)
     sources = ordered_sources(src for _, src in summary)
     segmenters = ordered_segmenters(seg for seg, _ in summary)
     fusion = _fusion_networks(sources_info, sources, options.split)

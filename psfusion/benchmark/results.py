@@ -96,7 +96,7 @@ def _upgrade(frame: pd.DataFrame) -> pd.DataFrame:
     """Bring a store of an earlier format to today's columns (see the module docstring)."""
     if 'flops' in frame.columns and 'macs' not in frame.columns:
         frame = frame.rename(columns={'flops': 'macs'})
-    if 'tta' not in frame.columns and 'segmenter' in frame.columns:
+    if 'tta' not in frame.columns and {'segmenter', 'seed'} <= set(frame.columns):
         names = frame['segmenter'].astype(str)
         tta = names.str.endswith(LEGACY_TTA_SUFFIX)
         frame = frame.copy()

@@ -6,7 +6,9 @@ the segmenter reads it (infrared replicated to 3 channels).  The authors' script
 test images; this does not.
 
 The cache file is named by a fingerprint of the image list (paths, sizes, modification times)
-and the image kinds, so adding, removing or rewriting an image recomputes the statistics.
+and how each image is read (its modality and channel selection, e.g. MFNet's thermal channel of
+a four-channel file), so adding, removing or rewriting an image, or reading other channels of
+it, recomputes the statistics.
 """
 from __future__ import annotations
 
@@ -21,12 +23,20 @@ from ..fileio import write_json
 from .transforms import read_source_rgb
 
 
+def _how_read(item: dict) -> str:
+    """``<modality>`` or ``<modality>:<channels>`` (e.g. ``ir:3``); a whole file reads as
+    the modality alone, as fingerprints did before channel selections existed."""
+    channels = item.get('img_channels')
+    modality = item.get('img_modality', 'vi')
+    return modality if channels is None else f"{modality}:{','.join(str(c) for c in channels)}"
+
+
 def fingerprint(items: Sequence[dict]) -> str:
-    """A hash of ``(img_path, img_kind, size, mtime)`` of every sample."""
+    """A hash of ``(img_path, modality and channels, size, mtime)`` of every sample."""
     digest = hashlib.sha256()
     for item in items:
         stat = os.stat(item['img_path'])
-        digest.update(f"{os.path.abspath(item['img_path'])}|{item.get('img_kind', 'vi')}|"
+        digest.update(f"{os.path.abspath(item['img_path'])}|{_how_read(item)}|"
                       f'{stat.st_size}|{stat.st_mtime_ns}\n'.encode())
     return digest.hexdigest()
 
@@ -39,7 +49,8 @@ def compute_mean_std(items: Sequence[dict]) -> tuple[list[float], list[float]]:
     total_sq = np.zeros(3)
     count = 0
     for item in items:
-        rgb = read_source_rgb(item['img_path'], item.get('img_kind', 'vi')).reshape(-1, 3)
+        rgb = read_source_rgb(item['img_path'], item.get('img_modality', 'vi'),
+                              item.get('img_channels')).reshape(-1, 3)
         rgb = rgb.astype(np.float64)
         total += rgb.sum(0)
         total_sq += np.square(rgb).sum(0)
@@ -51,7 +62,8 @@ def compute_mean_std(items: Sequence[dict]) -> tuple[list[float], list[float]]:
 
 
 def source_statistics(items: Sequence[dict], cache_dir: Optional[str] = None) -> dict:
-    """Mean/std of the training samples ``items`` (``img_path``/``img_kind`` dicts), cached.
+    """Mean/std of the training samples ``items`` (dicts with ``img_path``, ``img_modality``
+    and ``img_channels``, as the datasets' ``data_list``), cached in ``cache_dir``.
 
     Returns ``{'mean': [r, g, b], 'std': [r, g, b], 'images': n, 'fingerprint': hash}``.
     """

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from psfusion.benchmark.baselines import write_average_fusion
 from psfusion.data.synthetic import write_synthetic_dataset
+from psfusion.fusing import fuse_dataset
 
 
 def save(path: Path, array: np.ndarray) -> Path:
@@ -41,9 +41,11 @@ def make_synthetic(root: Path, num_train: int = 4, num_test: int = 2, size=(64, 
     return root
 
 
-def make_average_fused(data_root: Path, out: Path) -> Path:
-    """The stand-in fused source: per-pixel average of ir and vi (``out/<split>/fused``)."""
-    write_average_fusion(str(data_root), str(out))
+def make_average_fused(data_root: Path, out: Path, layout: str = 'msrs') -> Path:
+    """The stand-in fused source: the per-pixel average of ir and vi of the train and test
+    splits, written by the fused-dataset writer (MSRS layout: ``out/<split>/fused``)."""
+    fuse_dataset('average', str(data_root), layout, str(out), split='train,test',
+                 progress=False)
     return out
 
 

@@ -2,10 +2,12 @@
 
 One module-scoped run (SegFormer-mini, 2 iterations at 64x80, sources ir, vi and the
 per-pixel average of both) feeds the checks: results store, skip on rerun, tables equal to
-the metric's values, the figure, resuming, precise errors.
+the metric's values, the figure, resuming, precise errors.  A second one runs on a synthetic
+dataset in FMB's layout, with FMB's 15 classes.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -14,15 +16,17 @@ import pytest
 from mmengine.config import Config
 
 from psfusion.benchmark.catalog import config_path
-from psfusion.benchmark.results import COLUMNS, read_results
-from psfusion.benchmark.runs import (RunOptions, RunSpec, build_run_config, prediction_dir,
-                                     train_if_needed)
+from psfusion.benchmark.results import columns_for, read_results
+from psfusion.benchmark.run_config import RunOptions, RunSpec, build_run_config
+from psfusion.benchmark.run_paths import RunFolder, prediction_dir
+from psfusion.benchmark.runner import train_if_needed
 from psfusion.benchmark.sources import parse_source
 from psfusion.data.io import read_label
-from psfusion.data.labels import CLASSES
+from psfusion.data.layouts import FMB_CLASSES, MSRS_CLASSES as CLASSES
+from psfusion.data.synthetic import write_synthetic_dataset
 from psfusion.metrics.segmentation import evaluate_label_pairs
 
-from ._data import make_average_fused, make_synthetic
+from ._data import cached_mmseg_metainfo, make_average_fused, make_synthetic
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, 'tools'))
@@ -31,6 +35,12 @@ import make_tables  # noqa: E402
 
 SMOKE = ['--max-iters', '2', '--image-size', '64x80', '--pretrained', 'off', '--workers', '0',
          '--batch-size', '2']
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _fast_mmseg_bases():
+    with cached_mmseg_metainfo():
+        yield
 
 
 @pytest.fixture(scope='module')
@@ -48,11 +58,16 @@ def run(tmp_path_factory):
 
 def test_results_store_has_one_row_per_run(run):
     frame = read_results(str(run['work'] / 'results.csv'))
-    assert list(frame.columns) == list(COLUMNS)
+    assert list(frame.columns) == list(columns_for(CLASSES))
     assert list(frame['source']) == ['ir', 'vi', 'average']
     assert set(frame['segmenter']) == {'segformer_mini'} and set(frame['seed']) == {0}
+    assert frame['tta'].tolist() == [False, False, False]
     assert (frame['params'] == 879_609).all()  # SegFormer-mini with 9 classes
-    assert (frame['flops'] > 0).all() and (frame['seconds'] > 0).all()
+    assert (frame['macs'] > 0).all() and (frame['seconds'] > 0).all()
+    complexity = json.loads((run['work'] / 'complexity.json').read_text())
+    assert list(complexity) == ['segformer_mini@64x80']  # the test images' size
+    assert complexity['segformer_mini@64x80']['macs'] == frame['macs'].iloc[0]
+    assert 0 < complexity['segformer_mini@64x80']['backbone_macs'] < frame['macs'].iloc[0]
     assert frame['config_hash'].nunique() == 3  # per-source mean/std differ
     for column in ('mIoU', 'mAcc') + tuple(CLASSES):
         values = frame[column].dropna()
@@ -92,8 +107,9 @@ def test_tta_reuses_the_trained_weights(run, capsys):
     out = capsys.readouterr().out
     assert 'trained already' in out and 'SegFormer-mini + TTA on synthetic' in out
     frame = read_results(str(run['work'] / 'results.csv'))
-    tta = frame[frame['segmenter'] == 'segformer_mini+tta']
-    plain = frame[(frame['segmenter'] == 'segformer_mini') & (frame['source'] == 'vi')]
+    tta = frame[frame['tta']]
+    plain = frame[~frame['tta'] & (frame['source'] == 'vi')]
+    assert list(tta['segmenter']) == ['segformer_mini'] and list(tta['source']) == ['vi']
     assert len(tta) == 1 and tta.iloc[0]['config_hash'] == plain.iloc[0]['config_hash']
     assert os.path.isdir(prediction_dir(str(run['work']), tta.iloc[0].to_dict()))
     assert prediction_dir(str(run['work']), tta.iloc[0].to_dict()).endswith('preds_tta')
@@ -107,7 +123,7 @@ def test_tables_show_the_metric_values_and_the_figure(run, capsys):
     document = (out / 'table.md').read_text()
     frame = read_results(str(run['work'] / 'results.csv'))
     table2 = pd.read_csv(out / 'table2.csv', dtype=str, keep_default_na=False)
-    for row in frame[frame['segmenter'] == 'segformer_mini'].to_dict('records'):
+    for row in frame[(frame['segmenter'] == 'segformer_mini') & ~frame['tta']].to_dict('records'):
         method = {'ir': 'Infrared', 'vi': 'Visible'}.get(row['source'], row['source'])
         line = table2[(table2['Method'] == method) & (table2['Kind'] == 'ours') &
                       (table2['Segmenter'] == 'SegFormer-mini')].iloc[0]
@@ -153,23 +169,24 @@ def test_table5_scores_the_semantic_head(run, tmp_path, capsys):
 
 
 def test_interrupted_run_resumes(run):
-    spec = RunSpec('synthetic', 'segformer_mini', parse_source('vi'), seed=5)
+    spec = RunSpec.of('synthetic', 'segformer_mini', parse_source('vi'), seed=5)
     options = RunOptions(data_root=str(run['data']), work_dir=str(run['root'] / 'resume'),
                          schedule='quick', pretrained='off', workers=0, batch_size=2,
                          max_iters=2, image_size=(64, 80))
     cfg = build_run_config(spec, options, log=lambda message: None)
-    folder = str(run['root'] / 'resume' / 'run')
+    folder = RunFolder(str(run['root'] / 'resume' / 'run'))
     cfg.default_hooks.checkpoint.interval = 1
     first = Config(cfg.to_dict())
     first.train_cfg.max_iters = 1  # the "interrupted" session stops after one iteration
     messages = []
     from psfusion.benchmark.checkpoints import trust_checkpoints_under
-    with trust_checkpoints_under(folder):
+    with trust_checkpoints_under(folder.path):
         train_if_needed(first, spec, folder, messages.append)
-        assert os.path.isfile(os.path.join(folder, 'iter_1.pth'))
+        assert os.path.isfile(folder.checkpoint(1))
         final, _ = train_if_needed(cfg, spec, folder, messages.append)
     assert final.endswith('iter_2.pth') and os.path.isfile(final)
     assert any(m.startswith('  resuming from') and 'iter_1.pth' in m for m in messages)
+    assert folder.train_seconds() > 0  # both sessions counted
     import torch
     state = torch.load(final, map_location='cpu', weights_only=False)
     assert state['meta']['iter'] == 2
@@ -190,6 +207,15 @@ def test_precise_errors(run, capsys, tmp_path):
     assert 'no fused images for split' in err and str(tmp_path / 'partial') in err
     assert make_tables.main(['--dataset', 'msrs', '--results', str(tmp_path / 'x.csv')]) == 1
     assert 'results store not found' in capsys.readouterr().err
+    argv = list(run['argv'])
+    argv[argv.index('--dataset') + 1] = 'nope'
+    assert benchmark_downstream.main(argv) == 2
+    assert 'error: unknown dataset \'nope\'; valid names: msrs, mfnet, fmb, synthetic' in \
+        capsys.readouterr().err
+    argv[argv.index('--dataset') + 1] = 'msrs'  # the work folder holds synthetic results
+    assert benchmark_downstream.main(argv) == 2
+    assert "holds results of dataset 'synthetic'" in capsys.readouterr().err
+    assert len(read_results(str(run['work'] / 'results.csv'))) >= 3  # untouched
 
 
 def test_config_dir_error_is_precise(tmp_path):
@@ -212,3 +238,35 @@ def test_unreachable_pretrained_backbone_stops_before_training(run, capsys, tmp_
     assert f'segformer_b2: the pretrained backbone {missing} cannot be reached' in err
     assert '--pretrained off' in err
     assert not (tmp_path / 'work').exists()
+
+
+def test_fmb_layout_end_to_end(tmp_path, capsys):
+    """--dataset fmb: FMB's layout and its 15 classes, in id order, as the store's columns."""
+    data = tmp_path / 'fmb'
+    write_synthetic_dataset(str(data), num_train=4, num_test=2, num_val=0, height=32, width=40,
+                            layout='fmb')
+    fused = make_average_fused(data, tmp_path / 'avg', layout='fmb')
+    work = tmp_path / 'work'
+    argv = ['--seg', 'segformer_mini', '--dataset', 'fmb', '--data-root', str(data),
+            '--sources', f'ir,avg={fused}', '--schedule', 'quick', '--max-iters', '2',
+            '--pretrained', 'off', '--image-size', '32x40', '--workers', '0', '--work-dir',
+            str(work)]
+    assert benchmark_downstream.main(argv) == 0
+    out = capsys.readouterr().out
+    header = (work / 'results.csv').read_text().splitlines()[0].split(',')
+    assert header[header.index('mAcc') + 1:header.index('params')] == list(FMB_CLASSES)
+    frame = pd.read_csv(work / 'results.csv')
+    assert frame['dataset'].tolist() == ['fmb', 'fmb']
+    assert frame['source'].tolist() == ['ir', 'avg'] and frame['tta'].tolist() == [False, False]
+    assert (frame['params'] > 879_609).all()  # a 15-class head is larger than the 9-class one
+    assert json.loads((work / 'sources.json').read_text())['dataset'] == 'fmb'
+    labels = {p.stem: read_label(str(p), num_classes=15)
+              for p in (data / 'test' / 'Label').glob('*.png')}
+    for row in read_results(str(work / 'results.csv')).to_dict('records'):
+        folder = prediction_dir(str(work), row)
+        metrics = evaluate_label_pairs([(read_label(os.path.join(folder, f'{stem}.png'),
+                                                    num_classes=15), label)
+                                        for stem, label in sorted(labels.items())], FMB_CLASSES)
+        assert row['mIoU'] == pytest.approx(metrics['mIoU'], abs=1e-9)
+        assert row['road'] == pytest.approx(metrics['IoU.road'], abs=1e-9, nan_ok=True)
+    assert 'SegFormer-mini on FMB, IoU (%)' in out

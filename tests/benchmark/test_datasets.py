@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 from mmseg.registry import DATASETS
 
-from psfusion.benchmark.datasets import MFNetSegDataset, MSRSSegDataset, split_samples
-from psfusion.benchmark.stats import compute_mean_std, source_statistics
+from psfusion.benchmark.datasets import (FMBSegDataset, MFNetSegDataset, MSRSSegDataset,
+                                         dataset_classes, split_samples)
+from psfusion.benchmark.stats import compute_mean_std, fingerprint, source_statistics
 from psfusion.benchmark.transforms import LoadClassIdLabel, LoadSourceImage
 from psfusion.data.io import DataError, read_infrared, read_label, read_visible
+from psfusion.data.layouts import FMB_CLASSES
+from psfusion.data.synthetic import write_synthetic_dataset
 
 from ._data import make_mfnet_from_msrs, make_random_msrs, save
 
@@ -55,7 +58,8 @@ def test_fused_source_reads_fused_images_and_original_labels(msrs, tmp_path):
     dataset = MSRSSegDataset(data_root=str(msrs), split='test', source='fused',
                              fused_root=str(fused), pipeline=[])
     item = dataset.get_data_info(0)
-    assert item['img_path'] == str(fused / '00003D.png') and item['img_kind'] == 'fused'
+    assert item['img_path'] == str(fused / '00003D.png') and item['img_modality'] == 'fused'
+    assert item['img_channels'] is None
     assert item['seg_map_path'].startswith(str(msrs))
     out = _load(item)
     np.testing.assert_array_equal(out['img'], np.repeat(grey[..., None], 3, axis=2))
@@ -97,8 +101,27 @@ def test_mfnet_sources_split_the_four_channels(msrs, tmp_path):
         str(msrs / 'test' / 'ir' / '00003D.png'))[..., 0])
     np.testing.assert_array_equal(vi_img[..., ::-1], read_visible(
         str(msrs / 'test' / 'vi' / '00003D.png')))
-    samples, kinds = split_samples('mfnet', str(mfnet), 'test')
-    assert [s['name'] for s in samples] == ['00003D'] and kinds == ('mfnet_ir', 'mfnet_vi')
+    item = ir.get_data_info(0)
+    assert (item['img_modality'], item['img_channels']) == ('ir', [3])
+    assert vi.get_data_info(0)['img_channels'] == [0, 1, 2]
+    samples = split_samples('mfnet', str(mfnet), 'test')
+    assert [s['name'] for s in samples] == ['00003D']
+    assert (samples[0]['ir_channels'], samples[0]['vi_channels']) == ([3], [0, 1, 2])
+    assert samples[0]['ir_path'] == samples[0]['vi_path'] == str(mfnet / 'images' / '00003D.png')
+
+
+def test_fmb_dataset_has_fmb_classes(tmp_path):
+    root = tmp_path / 'fmb'
+    write_synthetic_dataset(str(root), num_train=2, num_test=1, num_val=0, height=32, width=40,
+                            layout='fmb')
+    dataset = FMBSegDataset(data_root=str(root), split='train', source='ir', pipeline=[])
+    assert dataset.metainfo['classes'] == FMB_CLASSES == dataset_classes('fmb')
+    assert len(FMB_CLASSES) == 15 and FMB_CLASSES[0] == 'unlabelled'
+    item = dataset.get_data_info(0)
+    assert item['img_path'].startswith(str(root / 'train' / 'Infrared'))
+    assert item['num_classes'] == 15 and item['img_modality'] == 'ir'
+    out = _load(item)
+    assert out['img'].shape == (32, 40, 3) and out['gt_seg_map'].max() < 15
 
 
 def test_registered_for_mmseg_scope(msrs):
@@ -110,7 +133,8 @@ def test_registered_for_mmseg_scope(msrs):
 def test_statistics_known_values_train_only_and_cached(tmp_path):
     save(tmp_path / 'a.png', np.full((2, 2, 3), (10, 20, 30), np.uint8))
     save(tmp_path / 'b.png', np.full((2, 2, 3), (30, 20, 10), np.uint8))
-    items = [dict(img_path=str(tmp_path / n), img_kind='vi') for n in ('a.png', 'b.png')]
+    items = [dict(img_path=str(tmp_path / n), img_modality='vi', img_channels=None)
+             for n in ('a.png', 'b.png')]
     mean, std = compute_mean_std(items)
     assert mean == [20.0, 20.0, 20.0]
     assert std[0] == pytest.approx(10.0) and std[2] == pytest.approx(10.0)
@@ -125,3 +149,19 @@ def test_statistics_known_values_train_only_and_cached(tmp_path):
     assert source_statistics(items, str(cache))['mean'] == [1, 2, 3]
     save(tmp_path / 'b.png', np.full((2, 2, 3), (50, 20, 10), np.uint8))  # content changed
     assert source_statistics(items, str(cache))['mean'][0] == pytest.approx(30.0)
+
+
+def test_statistics_fingerprint_includes_modality_and_channels(tmp_path):
+    """One file read as other channels, or as another modality, is another source."""
+    planes = [np.full((2, 2), value, np.uint8) for value in (10, 20, 30, 200)]
+    save(tmp_path / 'rgbt.png', np.dstack(planes))
+    path = str(tmp_path / 'rgbt.png')
+    vi = [dict(img_path=path, img_modality='vi', img_channels=[0, 1, 2])]
+    ir = [dict(img_path=path, img_modality='ir', img_channels=[3])]
+    prints = {fingerprint(vi), fingerprint(ir),
+              fingerprint([dict(vi[0], img_channels=None)]),
+              fingerprint([dict(ir[0], img_channels=[0])])}
+    assert len(prints) == 4
+    cache = str(tmp_path / 'cache')
+    assert source_statistics(vi, cache)['mean'] == [10.0, 20.0, 30.0]
+    assert source_statistics(ir, cache)['mean'] == [200.0, 200.0, 200.0]

@@ -9,9 +9,13 @@ from mmengine.config import Config
 
 from psfusion.benchmark.catalog import config_path, display_name, parse_segmenters
 from psfusion.benchmark.checkpoints import trust_checkpoints_under
-from psfusion.benchmark.runs import (PlainTextConfig, PretrainedUnavailable, apply_image_size,
-                                     apply_max_iters, apply_schedule, config_hash,
-                                     resolve_pretrained)
+from psfusion.benchmark.pretrained import PretrainedUnavailable, resolve_pretrained
+from psfusion.benchmark.results import RunKey
+from psfusion.benchmark.run_config import (RunSpec, apply_image_size, apply_max_iters,
+                                           apply_schedule, config_hash, load_config)
+from psfusion.benchmark.run_paths import RunFolder
+from psfusion.benchmark.runner import PlainTextConfig, runner_config
+from psfusion.benchmark.sources import Source
 
 from ._data import cached_mmseg_metainfo
 
@@ -54,6 +58,33 @@ def test_quick_schedule_and_max_iters_scale_the_milestones():
     assert cfg.train_cfg.max_iters == 160000 and cfg.param_scheduler[0].end == 1500
     with pytest.raises(ValueError, match='unknown schedule'):
         apply_schedule(cfg, '80k')
+
+
+def test_schedule_replaces_the_four_keys_wholesale(tmp_path):
+    cfg = _cfg()
+    cfg.optim_wrapper.clip_grad = dict(max_norm=1.0)
+    cfg.default_hooks.extra = dict(type='EmptyCacheHook')
+    cfg.train_cfg.dynamic_intervals = [(10, 5)]
+    apply_schedule(cfg, 'quick')
+    assert 'clip_grad' not in cfg.optim_wrapper and 'extra' not in cfg.default_hooks
+    assert 'dynamic_intervals' not in cfg.train_cfg
+    assert cfg.default_hooks.checkpoint.save_last is True  # the schedule's own hooks remain
+    assert '_delete_' not in str(cfg.optim_wrapper.to_dict())
+    schedules = tmp_path / '_base_' / 'schedules'
+    schedules.mkdir(parents=True)
+    (schedules / 'quick.py').write_text('train_cfg = dict(max_iters=5)\n')
+    with pytest.raises(ValueError, match=r'quick.py: a schedule defines .*missing: optim_wrapper, '
+                       r'param_scheduler, default_hooks'):
+        apply_schedule(cfg, 'quick', str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r'schedule_160k.py: schedule .160k. not found'):
+        apply_schedule(cfg, '160k', str(tmp_path))
+
+
+def test_loaded_configs_are_independent_copies():
+    path = str(config_path('segformer_mini', 'synthetic'))
+    first = load_config(path)
+    first.model.backbone.embed_dims = 1
+    assert load_config(path).model.backbone.embed_dims != 1
 
 
 def test_image_size_override_reaches_every_step():
@@ -103,6 +134,47 @@ def test_config_hash_ignores_paths_but_not_the_recipe():
     other = copy.deepcopy(cfg)
     other.model.data_preprocessor.mean = [1.0, 2.0, 3.0]
     assert config_hash(other) != base
+
+
+def test_config_hash_is_the_one_finished_runs_were_stored_with():
+    """The value of the hash before runs.py was split: finished runs keep being skipped."""
+    model = dict(type='EncoderDecoder', data_preprocessor=dict(mean=[1.0, 2.0, 3.0]))
+    dataset = dict(type='X', data_root='/a', fused_root='/b')
+    cfg = Config(dict(model=model, train_dataloader=dict(dataset=dataset),
+                      randomness=dict(seed=0), work_dir='/w', pretrained_decision='off'))
+    assert config_hash(cfg) == '6f7cbbc38da8dafc'
+
+
+def test_runner_config_keeps_only_what_a_runner_reads(tmp_path):
+    cfg = _cfg('segformer_mini', 'synthetic')
+    cfg.pretrained_decision = 'off'
+    cfg.some_layer_variable = dict(a=1)
+    spec = RunSpec.of('synthetic', 'segformer_mini', Source('vi', 'vi'), seed=3)
+    folder = RunFolder(str(tmp_path / 'run'))
+    train = runner_config(cfg, spec, folder, 'train')
+    assert train.work_dir == folder.path and train.experiment_name.startswith(
+        'segformer_mini_vi_seed3_train_')
+    for key in ('pretrained_decision', 'some_layer_variable', 'crop_size', 'tta_pipeline'):
+        assert key not in train, key
+    for key in ('model', 'train_dataloader', 'optim_wrapper', 'default_hooks', 'default_scope'):
+        assert key in train, key
+    assert train.test_evaluator.pred_dir == folder.predictions(False)
+    assert train.model.type == 'EncoderDecoder'
+    tta = runner_config(cfg, RunSpec.of('synthetic', 'segformer_mini', Source('vi', 'vi'),
+                                        tta=True), folder, 'test')
+    assert tta.model.type == 'SegTTAModel' and tta.model.module.type == 'EncoderDecoder'
+    assert tta.test_dataloader.dataset.pipeline == cfg.tta_pipeline
+    assert tta.test_evaluator.pred_dir.endswith('preds_tta')
+    # the config a Runner gets is a loadable Python config
+    tta.dump(str(tmp_path / 'dumped.py'))
+    assert Config.fromfile(str(tmp_path / 'dumped.py')).model.type == 'SegTTAModel'
+
+
+def test_run_spec_key_names_its_source():
+    spec = RunSpec.of('fmb', 'segformer_b2', Source('avg', 'fused', '/x'), seed=1, tta=True)
+    assert spec.key == RunKey('fmb', 'segformer_b2', 'avg', 1, True)
+    with pytest.raises(ValueError, match="names source 'ir' but the source is 'vi'"):
+        RunSpec(RunKey('fmb', 'segformer_b2', 'ir'), Source('vi', 'vi'))
 
 
 def test_plain_text_config_is_loadable(tmp_path):

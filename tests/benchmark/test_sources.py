@@ -83,3 +83,13 @@ def test_split_placeholder_for_splits_fused_into_separate_folders(tmp_path):
         'fused_test/test/fused/00002N.png')
     with pytest.raises(DataError, match="fused_val: fused-image folder not found \\(split 'val'"):
         resolve_fused_images(source.folder, 'val', ['00003D'])
+
+
+def test_the_layouts_output_folder_is_searched_first(tmp_path):
+    """A dataset's own fused-output folder (``layout.output_dir``) wins over the candidates."""
+    _images(tmp_path / 'test' / 'fused', ['00001D'])
+    _images(tmp_path / 'fused', ['00001D'])
+    found = resolve_fused_images(str(tmp_path), 'test', ['00001D'], layout_dir='fused')
+    assert found == {'00001D': str(tmp_path / 'fused' / '00001D.png')}
+    assert resolve_fused_images(str(tmp_path), 'test', ['00001D'])['00001D'] == \
+        str(tmp_path / 'test' / 'fused' / '00001D.png')

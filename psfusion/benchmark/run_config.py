@@ -1,0 +1,256 @@
+"""The training config of one benchmark run, and its hash.
+
+:func:`build_run_config` reads ``mmseg_configs/<segmenter>_<dataset>.py`` and applies, in this
+order: a named schedule (:func:`apply_schedule`), the smoke-run overrides (image size, loop
+length, batch size, workers), ``--cfg-options``, the source (dataset root, source kind, fused
+folder), the seed, the pretrained-backbone decision (:mod:`.pretrained`) and the source's own
+mean/std over its training images (:mod:`.stats`).  Validation during training is off: the test
+split is evaluated once, with the final weights, so no choice is made on test data.
+
+:func:`config_hash` identifies the recipe: the resolved config without machine-specific paths
+and names (:data:`BOOKKEEPING_KEYS`), so the same recipe on another machine or folder has the
+same hash and a finished run is recognised.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from mmengine.config import Config, ConfigDict
+
+from . import datasets as _datasets  # noqa: F401  (registers the datasets)
+from . import transforms as _transforms  # noqa: F401  (registers the transforms)
+from .catalog import config_path, default_config_dir
+from .pretrained import resolve_pretrained
+from .results import RunKey
+from .run_paths import WorkDir
+from .sources import Source
+from .stats import source_statistics
+
+Log = Callable[[str], None]
+#: Named schedules: files in ``<config dir>/_base_/schedules/``.
+SCHEDULES = {'160k': 'schedule_160k.py', 'quick': 'quick.py'}
+#: The keys a schedule file defines; :func:`apply_schedule` replaces them wholesale.
+SCHEDULE_KEYS = ('optim_wrapper', 'param_scheduler', 'train_cfg', 'default_hooks')
+#: Keys that do not change what is trained: machine paths, names and decisions recorded for the
+#: log (``pretrained_decision``; the decision itself shows in ``model.backbone.init_cfg``).
+BOOKKEEPING_KEYS = ('work_dir', 'experiment_name', 'load_from', 'resume', 'launcher',
+                    'pretrained_decision')
+_PATH_KEYS = ('data_root', 'fused_root')
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run: the result's key and the source whose images the segmenter sees.
+
+    ``key.source`` is the source's name; ``source`` says what it reads (``ir``, ``vi`` or a
+    folder of fused images)."""
+    key: RunKey
+    source: Source
+
+    def __post_init__(self) -> None:
+        if self.key.source != self.source.name:
+            raise ValueError(f'run key names source {self.key.source!r} but the source is '
+                             f'{self.source.name!r}')
+
+    @classmethod
+    def of(cls, dataset: str, segmenter: str, source: Source, seed: int = 0,
+           tta: bool = False) -> 'RunSpec':
+        return cls(RunKey(dataset, segmenter, source.name, int(seed), bool(tta)), source)
+
+
+@dataclass
+class RunOptions:
+    """How to run it.
+
+    Attributes:
+        data_root: the original dataset (images and labels).
+        work_dir: benchmark folder (results store, run folders, caches; :mod:`.run_paths`).
+        schedule: ``'160k'``, ``'quick'`` or None (the config's own).
+        pretrained: ``'on'``, ``'auto'`` or ``'off'`` (:func:`.pretrained.resolve_pretrained`).
+        config_dir: folder of the mmseg configs (default: :func:`.catalog.default_config_dir`).
+        workers: DataLoader workers (default: the config's).
+        batch_size, max_iters, image_size: overrides for smoke runs; ``image_size`` is
+            ``(h, w)`` and sets the crop, the resize scales and the preprocessor size.
+        cfg_options: further ``key.sub=value`` overrides, as mmengine's ``merge_from_dict``.
+    """
+    data_root: str
+    work_dir: str
+    schedule: Optional[str] = None
+    pretrained: str = 'on'
+    config_dir: Optional[str] = None
+    workers: Optional[int] = None
+    batch_size: Optional[int] = None
+    max_iters: Optional[int] = None
+    image_size: Optional[Sequence[int]] = None
+    cfg_options: dict = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_config(path: str, mtime_ns: int) -> Config:
+    return Config.fromfile(path)
+
+
+def load_config(path: str) -> Config:
+    """``Config.fromfile(path)``, parsed once per process and file version; each call returns
+    a copy to change freely.  (Parsing a config with ``mmseg::`` bases takes seconds, and a
+    benchmark invocation reads the same config and schedule for every source and seed.)"""
+    path = os.path.abspath(str(path))
+    return copy.deepcopy(_parsed_config(path, os.stat(path).st_mtime_ns))
+
+
+def schedule_file(name: str, config_dir: Optional[str] = None) -> str:
+    """The file of a named schedule (``<config dir>/_base_/schedules/<file>``)."""
+    file_name = SCHEDULES.get(name)
+    if file_name is None:
+        raise ValueError(f'unknown schedule {name!r}; valid: {", ".join(SCHEDULES)}')
+    folder = str(config_dir) if config_dir else str(default_config_dir())
+    path = os.path.join(folder, '_base_', 'schedules', file_name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: schedule {name!r} not found. Point --config-dir (or '
+                                f"PSFUSION_MMSEG_CONFIGS) at the repository's mmseg_configs/.")
+    return path
+
+
+def _without_delete_markers(value):
+    if isinstance(value, dict):
+        return {k: _without_delete_markers(v) for k, v in value.items() if k != '_delete_'}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_delete_markers(v) for v in value)
+    return value
+
+
+def apply_schedule(cfg: Config, name: str, config_dir: Optional[str] = None) -> None:
+    """Replace the optimiser, LR schedule, loop and hooks (:data:`SCHEDULE_KEYS`) by those of a
+    named schedule file, wholesale: nothing of the config's own schedule remains."""
+    path = schedule_file(name, config_dir)
+    schedule = load_config(path)
+    missing = [key for key in SCHEDULE_KEYS if key not in schedule]
+    if missing:
+        raise ValueError(f'{path}: a schedule defines {", ".join(SCHEDULE_KEYS)} at top level; '
+                         f'missing: {", ".join(missing)}')
+    # ConfigDict turns nested dicts (also inside lists) into attribute-accessible ones.
+    replacement = ConfigDict(_without_delete_markers(
+        {key: schedule.to_dict()[key] for key in SCHEDULE_KEYS}))
+    for key in SCHEDULE_KEYS:
+        cfg[key] = replacement[key]
+
+
+def apply_max_iters(cfg: Config, max_iters: int) -> None:
+    """Shorten (or lengthen) the loop, scaling the LR schedule's milestones to match."""
+    if max_iters < 1:
+        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
+    old = cfg.train_cfg.max_iters
+    ratio = max_iters / old
+    for scheduler in cfg.param_scheduler:
+        begin = min(int(round(scheduler.get('begin', 0) * ratio)), max_iters - 1)
+        end = min(max(int(round(scheduler.get('end', old) * ratio)), begin + 1), max_iters)
+        scheduler.begin, scheduler.end = begin, end
+    cfg.train_cfg.max_iters = max_iters
+    cfg.train_cfg.val_interval = max_iters
+    checkpoint = cfg.default_hooks.checkpoint
+    checkpoint.interval = min(checkpoint.interval, max_iters)
+
+
+def _pipelines(cfg: Config) -> list:
+    pipelines = [cfg.train_dataloader.dataset.pipeline, cfg.test_dataloader.dataset.pipeline]
+    if cfg.get('tta_pipeline'):
+        pipelines.append(cfg.tta_pipeline)
+    return pipelines
+
+
+def apply_image_size(cfg: Config, size_hw: Sequence[int]) -> None:
+    """Train and test at ``(h, w)``: crop, resize scales and the preprocessor's pad size."""
+    h, w = (int(v) for v in size_hw)
+    for pipeline in _pipelines(cfg):
+        for step in pipeline:
+            if step['type'] in ('RandomResize', 'Resize') and 'scale' in step:
+                step['scale'] = (w, h)
+            elif step['type'] == 'RandomCrop':
+                step['crop_size'] = (h, w)
+    cfg.crop_size = (h, w)
+    cfg.model.data_preprocessor.size = (h, w)
+
+
+def set_source(cfg: Config, source: Source, data_root: str) -> None:
+    """Point the train and test datasets at ``data_root`` read through ``source``."""
+    for loader in ('train_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        dataset.data_root = data_root
+        dataset.source = source.kind
+        dataset.fused_root = source.folder
+
+
+def set_workers(cfg: Config, workers: int) -> None:
+    for loader in ('train_dataloader', 'test_dataloader'):
+        cfg[loader].num_workers = workers
+        cfg[loader].persistent_workers = workers > 0
+
+
+def build_dataset(cfg: Config, loader: str = 'train_dataloader'):
+    """The dataset of ``cfg[loader]`` without its pipeline (lists files, reads no image):
+    its ``data_list`` items (``img_path``, ``img_modality``, ``img_channels``, ...) and
+    ``metainfo`` (``classes``, ...)."""
+    from mmseg.registry import DATASETS
+
+    dataset_cfg = copy.deepcopy(cfg[loader].dataset)
+    dataset_cfg.pipeline = []
+    dataset_cfg.serialize_data = False
+    return DATASETS.build(dataset_cfg)
+
+
+def training_items(cfg: Config) -> list[dict]:
+    """``img_path``, ``img_modality`` and ``img_channels`` of every training sample."""
+    return [dict(img_path=item['img_path'], img_modality=item['img_modality'],
+                 img_channels=item['img_channels'])
+            for item in build_dataset(cfg, 'train_dataloader').data_list]
+
+
+def config_hash(cfg: Config) -> str:
+    """sha256 (16 hex digits) of the config without :data:`BOOKKEEPING_KEYS` and with the
+    datasets' ``data_root``/``fused_root`` replaced by placeholders."""
+    data = copy.deepcopy(cfg.to_dict())
+    for key in BOOKKEEPING_KEYS:
+        data.pop(key, None)
+    for loader in ('train_dataloader', 'test_dataloader', 'val_dataloader'):
+        dataset = (data.get(loader) or {}).get('dataset') or {}
+        for key in _PATH_KEYS:
+            if dataset.get(key):
+                dataset[key] = f'<{key}>'
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_run_config(spec: RunSpec, options: RunOptions, log: Log = print) -> Config:
+    """The training config of a run (see the module docstring).
+
+    ``cfg.pretrained_decision`` records what :func:`.pretrained.resolve_pretrained` decided
+    (for the log; not part of the hash, not given to the Runner).
+    """
+    key = spec.key
+    cfg = load_config(str(config_path(key.segmenter, key.dataset, options.config_dir)))
+    if options.schedule:
+        apply_schedule(cfg, options.schedule, options.config_dir)
+    if options.image_size:
+        apply_image_size(cfg, options.image_size)
+    if options.max_iters:
+        apply_max_iters(cfg, options.max_iters)
+    if options.batch_size:
+        cfg.train_dataloader.batch_size = options.batch_size
+    if options.workers is not None:
+        set_workers(cfg, options.workers)
+    if options.cfg_options:
+        cfg.merge_from_dict(options.cfg_options)
+    set_source(cfg, spec.source, options.data_root)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.randomness = dict(seed=key.seed, deterministic=False)
+    cfg.pretrained_decision = resolve_pretrained(cfg, options.pretrained, log)
+    stats = source_statistics(training_items(cfg), WorkDir(options.work_dir).stats_cache)
+    cfg.model.data_preprocessor.mean = stats['mean']
+    cfg.model.data_preprocessor.std = stats['std']
+    return cfg

@@ -1,0 +1,193 @@
+"""Running one benchmark run: train a segmenter on one source's training split (or resume),
+evaluate it on the test split, append the result row.
+
+A run is identified by its :class:`~psfusion.benchmark.results.RunKey` and the hash of its
+training config (:func:`.run_config.config_hash`); its folder is given by
+:class:`.run_paths.WorkDir`.  :func:`run_benchmark`:
+
+* skips a finished run (a row with the same key and hash in ``WORK/results.csv``);
+* only evaluates a run whose final checkpoint exists (e.g. ``--tta`` after a plain run);
+* resumes an interrupted run from its last checkpoint (mmengine ``resume``).
+
+Test predictions are written as class-id PNGs to the run folder (``preds/`` or ``preds_tta/``)
+for the qualitative figure.  Parameters and MACs are counted once per segmenter and test image
+size and cached in ``WORK/complexity.json``.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import os
+import pprint
+import time
+from typing import Callable, Optional
+
+from mmengine.config import Config
+
+from ..complexity import segmenter_complexity
+from ..metrics import segmentation as _segmentation  # noqa: F401  (registers the metric)
+from .checkpoints import trust_checkpoints_under
+from .results import (append_result, check_classes, find_result, read_results,
+                      row_from_metrics)
+from .run_config import RunOptions, RunSpec, build_dataset, build_run_config, config_hash
+from .run_paths import RunFolder, WorkDir
+from .transforms import read_source_rgb
+
+Log = Callable[[str], None]
+#: Config keys that the Runner reads besides its constructor's arguments; every other key
+#: (the config layers' variables such as ``crop_size``, ``data_settings``, ``norm_cfg``, and
+#: ``pretrained_decision``) is bookkeeping and stays out of the Runner's config.
+_RUNNER_EXTRA_KEYS = ('model_wrapper_cfg', 'sync_bn', 'find_unused_parameters',
+                      'activation_checkpointing', 'efficient_conv_bn_eval', 'compile',
+                      'custom_imports')
+
+
+class PlainTextConfig(Config):
+    """A Config whose text form skips mmengine's yapf formatting.
+
+    A Runner renders its config as text four to five times (log, dump, visualizer, message
+    hub); yapf takes seconds per rendering of these configs, more than a whole quick
+    training run on small images.  The plain form is still a valid Python config file.
+    """
+
+    @property
+    def pretty_text(self) -> str:
+        return '\n'.join(f'{key} = {pprint.pformat(value, width=100, sort_dicts=False)}'
+                         for key, value in self.to_dict().items()) + '\n'
+
+
+def runner_keys() -> frozenset:
+    """The config keys a Runner uses: its constructor's arguments and
+    :data:`_RUNNER_EXTRA_KEYS`."""
+    from mmengine.runner import Runner
+
+    arguments = inspect.signature(Runner.__init__).parameters
+    return frozenset(name for name in arguments if name not in ('self', 'cfg')) | \
+        frozenset(_RUNNER_EXTRA_KEYS)
+
+
+def runner_config(cfg: Config, spec: RunSpec, folder: RunFolder, phase: str) -> PlainTextConfig:
+    """The config a Runner gets for ``phase`` (``'train'`` or ``'test'``) of a run: the run's
+    config with the run folder, a unique experiment name, the per-class metric writing the
+    predictions, test-time augmentation when asked for, and only the keys a Runner uses."""
+    data = copy.deepcopy(cfg.to_dict())
+    key = spec.key
+    data['work_dir'] = folder.path
+    data['experiment_name'] = (f'{key.segmenter}_{key.source}_seed{key.seed}_{phase}_'
+                               f'{time.strftime("%Y%m%d_%H%M%S")}_{time.time_ns() % 10**6}')
+    tta = key.tta and phase == 'test'
+    data['test_evaluator'] = dict(type='psfusion.PerClassIoUMetric',
+                                  pred_dir=folder.predictions(tta))
+    if tta:
+        if not data.get('tta_pipeline'):
+            raise ValueError(f'{cfg.filename}: --tta needs a tta_pipeline in the config')
+        data['test_dataloader']['dataset']['pipeline'] = data['tta_pipeline']
+        data['model'] = dict(type='SegTTAModel', module=data['model'])
+    keep = runner_keys()
+    return PlainTextConfig({name: value for name, value in data.items() if name in keep},
+                           filename=cfg.filename)
+
+
+def train_if_needed(cfg: Config, spec: RunSpec, folder: RunFolder,
+                    log: Log = print) -> tuple[str, Optional[object]]:
+    """Train (or resume) in ``folder`` unless the final checkpoint exists.
+
+    Returns the final checkpoint and the Runner that trained it (None when nothing was
+    trained), which can then test without being built again.  Training time accumulates over
+    resumed sessions (:meth:`.run_paths.RunFolder.add_train_seconds`).
+    """
+    from mmengine.runner import Runner
+
+    final = folder.checkpoint(cfg.train_cfg.max_iters)
+    if os.path.isfile(final):
+        log(f'  trained already: {final}')
+        return final, None
+    run_cfg = runner_config(cfg, spec, folder, 'train')
+    run_cfg.resume, run_cfg.load_from = os.path.isfile(folder.last_checkpoint), None
+    if run_cfg.resume:
+        with open(folder.last_checkpoint, encoding='utf-8') as handle:
+            log(f'  resuming from {handle.read().strip()}')
+    start = time.perf_counter()
+    try:
+        runner = Runner.from_cfg(run_cfg)
+        runner.train()
+    finally:
+        folder.add_train_seconds(time.perf_counter() - start)
+    if not os.path.isfile(final):
+        raise RuntimeError(f'training finished but {final} is missing; check the checkpoint '
+                           f'hook settings (save_last=True)')
+    return final, runner
+
+
+def evaluate(cfg: Config, spec: RunSpec, checkpoint: str, folder: RunFolder,
+             runner: Optional[object] = None) -> tuple[dict, object]:
+    """Test on the test split; returns the metrics and the tested model.
+
+    ``runner`` (the one that just trained) is reused unless test-time augmentation needs a
+    wrapped model; otherwise a test Runner loads ``checkpoint``.
+    """
+    from mmengine.runner import Runner
+
+    if runner is None or spec.key.tta:
+        run_cfg = runner_config(cfg, spec, folder, 'test')
+        for name in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
+            run_cfg[name] = None
+        run_cfg.load_from, run_cfg.resume = checkpoint, False
+        runner = Runner.from_cfg(run_cfg)
+    metrics = runner.test()
+    return dict(metrics), runner.model
+
+
+def image_size(item: dict) -> tuple[int, int]:
+    """``(h, w)`` of a dataset item's image, read as the segmenter reads it."""
+    image = read_source_rgb(item['img_path'], item['img_modality'], item.get('img_channels'))
+    return int(image.shape[0]), int(image.shape[1])
+
+
+def model_complexity(model, segmenter: str, image_hw, work: WorkDir) -> dict:
+    """Parameters and MACs (:func:`psfusion.complexity.segmenter_complexity`) of ``model`` at
+    ``image_hw``, cached per segmenter and size in ``WORK/complexity.json``."""
+    cached = work.cached_complexity(segmenter, image_hw)
+    if cached is not None:
+        return cached
+    value = segmenter_complexity(model, image_hw)
+    work.store_complexity(segmenter, image_hw, value)
+    return value
+
+
+def run_benchmark(spec: RunSpec, options: RunOptions, log: Log = print) -> tuple[dict, bool]:
+    """Run (or skip) one benchmark run; returns ``(row, skipped)``.  See the module docstring.
+
+    Raises:
+        psfusion.data.io.DataError: a missing or unreadable image, label or fused image.
+        psfusion.benchmark.results.ResultsError: the store holds another dataset's classes.
+    """
+    key = spec.key
+    work = WorkDir(options.work_dir)
+    cfg = build_run_config(spec, options, log)
+    chash = config_hash(cfg)
+    test_set = build_dataset(cfg, 'test_dataloader')
+    classes = tuple(test_set.metainfo['classes'])
+    frame = read_results(work.results)
+    check_classes(frame, classes, work.results)
+    done = find_result(frame, key, chash)
+    if done is not None:
+        log(f'skip {key}: finished (config {chash}, mIoU {done["mIoU"]:.2f})')
+        return done, True
+    folder = work.run_folder(key, chash)
+    os.makedirs(folder.path, exist_ok=True)
+    log(f'run {key} in {folder.path} (pretrained: {cfg.pretrained_decision}; mean '
+        f'{list(cfg.model.data_preprocessor.mean)}, std {list(cfg.model.data_preprocessor.std)})')
+    with trust_checkpoints_under(folder.path):
+        checkpoint, runner = train_if_needed(cfg, spec, folder, log)
+        start = time.perf_counter()
+        metrics, model = evaluate(cfg, spec, checkpoint, folder, runner)
+        test_seconds = time.perf_counter() - start
+        del runner
+    complexity = model_complexity(model, key.segmenter, image_size(test_set.get_data_info(0)),
+                                  work)
+    row = row_from_metrics(key, metrics, classes, params=complexity['params'],
+                           macs=complexity['macs'],
+                           seconds=folder.train_seconds() + test_seconds, config_hash=chash)
+    append_result(work.results, row, classes)
+    return row, False
