@@ -66,3 +66,5 @@ VISUALIZERS = ScopedRegistry(
     'visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE, locations=['psfusion.engine'])
 VISBACKENDS = ScopedRegistry(
     'vis backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE, locations=['psfusion.engine'])
+# Fusion methods for the fused-dataset writer (psfusion.fusers): no mmengine counterpart.
+FUSERS = ScopedRegistry('fuser', scope=SCOPE, locations=['psfusion.fusers'])

@@ -1,33 +1,59 @@
-"""Fuse a dataset with a trained PSFusion model and write it as a drop-in source.
+"""Fuse a dataset with one fusion method and write it as a drop-in source.
 
-    python tools/fuse.py CONFIG CHECKPOINT --src ROOT --layout msrs|mfnet|folders --out OUT
-                         [--split test|train,test] [--save-seg] [--batch-size B] [--threads N]
+    python tools/fuse.py CONFIG CHECKPOINT --src ROOT --layout LAYOUT --out OUT   # PSFusion
+    python tools/fuse.py --method average --src ROOT --layout LAYOUT --out OUT
+        [--split test|train,test|all] [--save-seg] [--batch-size B] [--threads N] [--limit N]
 
-CHECKPOINT may be ``none`` (random weights: timing and tests).  Output layout, manifest and
-resumption: see psfusion/fusing.py.  Rerun the same command to finish an interrupted run.
+``--method psfusion`` (default) needs the model's CONFIG and CHECKPOINT (``none``: random
+weights, for timing and tests); parameter-free methods (``average``) take neither.  LAYOUT is
+one of psfusion.data.layouts.LAYOUTS.  Output places, manifest and resumption: see
+psfusion/fusing/writer.py.  Rerun the same command to finish an interrupted run.
 """
 import argparse
+import inspect
 import json
 import os
+import sys
 
 import psfusion  # noqa: F401  (mmcv-lite compatibility before any mmseg import)
 import torch
 
+from psfusion.data.io import DataError
+from psfusion.data.layouts import LAYOUTS, layout_class
 from psfusion.engine.allocator import keep_freed_memory
-from psfusion.fusing import LAYOUTS, fuse_dataset
+from psfusion.fusers import fuser_class, fuser_names
+from psfusion.fusing import FusingError, fuse_dataset
+
+#: Layout options given on the command line (passed to layouts that take them).
+LAYOUT_OPTIONS = ('ir_dir', 'vi_dir', 'label_dir')
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', help="checkpoint file, or 'none' for random weights")
+class Parser(argparse.ArgumentParser):
+    """Bad arguments: one line ``error: ...`` and exit status 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:
+        fail(message)
+
+
+def fail(message: str) -> None:
+    print(f'error: {message}', file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = Parser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', nargs='?', help='--method psfusion: the model config')
+    parser.add_argument('checkpoint', nargs='?',
+                        help="--method psfusion: checkpoint file, or 'none' for random weights")
+    parser.add_argument('--method', default='psfusion', choices=fuser_names(),
+                        help='fusion method (default: psfusion)')
     parser.add_argument('--src', required=True, help='source dataset root')
-    parser.add_argument('--layout', required=True, choices=LAYOUTS)
+    parser.add_argument('--layout', required=True, choices=list(LAYOUTS))
     parser.add_argument('--out', required=True, help='output root')
     parser.add_argument('--split', default='test',
-                        help="split(s) to fuse, comma-separated, all into the same OUT (msrs: "
-                        "folder, mfnet: split file; 'all' for every MFNet image); ignored for "
-                        "folders.  E.g. --split train,test for a benchmark source")
+                        help="split(s) to fuse, comma-separated, all into the same OUT (e.g. "
+                        "--split train,test for a benchmark source); 'all': the layout's "
+                        "listing without a split (every MFNet image); ignored by folders")
     parser.add_argument('--save-seg', action='store_true',
                         help="also write the semantic head's predictions (seg_pred/)")
     parser.add_argument('--batch-size', type=int, default=1)
@@ -36,25 +62,65 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--no-optimise', action='store_true',
                         help='run the eager training-form network (no BatchNorm folding, no '
                         'channels-last, default memory allocator settings)')
+    parser.add_argument('--tf32', action='store_true',
+                        help='psfusion on CUDA: allow TF32 math (faster; the images move by '
+                        'several levels and depend on the batch size)')
     parser.add_argument('--limit', type=int, default=None, help='fuse only the first N pairs')
-    parser.add_argument('--ir-dir', default='ir', help='folders layout: infrared folder')
-    parser.add_argument('--vi-dir', default='vi', help='folders layout: visible folder')
-    parser.add_argument('--label-dir', default=None, help='folders layout: labels to copy')
-    return parser.parse_args()
+    parser.add_argument('--ir-dir', default=None, help='folders layout: infrared folder (ir)')
+    parser.add_argument('--vi-dir', default=None, help='folders layout: visible folder (vi)')
+    parser.add_argument('--label-dir', default=None,
+                        help='label folder to copy (folders layout; or the MSRS label folder '
+                        'name)')
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error(f'--batch-size must be at least 1, got {args.batch_size}')
+    return args
 
 
-def main() -> None:
-    args = parse_args()
+def layout_options(args: argparse.Namespace) -> dict:
+    """The ``--ir-dir`` / ``--vi-dir`` / ``--label-dir`` given, checked against what the
+    layout takes."""
+    accepted = inspect.signature(layout_class(args.layout)).parameters
+    options = {}
+    for key in LAYOUT_OPTIONS:
+        value = getattr(args, key)
+        if value is None:
+            continue
+        if key not in accepted:
+            fail(f'--{key.replace("_", "-")} does not apply to the {args.layout} layout')
+        options[key] = value
+    return options
+
+
+def fuser_config(args: argparse.Namespace) -> dict:
+    """Arguments of the chosen method from the command line."""
+    cfg = dict(type=args.method, device=args.device)
+    if fuser_class(args.method).uses_model_files:
+        if not (args.config and args.checkpoint):
+            fail(f'--method {args.method} needs CONFIG and CHECKPOINT (checkpoint may be '
+                 f"'none' for random weights)")
+        cfg.update(config=args.config, checkpoint=args.checkpoint,
+                   optimise=not args.no_optimise, tf32=args.tf32)
+    elif args.config or args.checkpoint:
+        fail(f'--method {args.method} takes no CONFIG or CHECKPOINT (got '
+             f'{" ".join(a for a in (args.config, args.checkpoint) if a)})')
+    return cfg
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     if not args.no_optimise:
         keep_freed_memory()  # reuse freed feature maps instead of re-faulting them
-    split = None if args.layout == 'mfnet' and args.split == 'all' else args.split
-    summary = fuse_dataset(
-        args.config, args.checkpoint, args.src, args.layout, args.out, split=split,
-        save_seg=args.save_seg, batch_size=args.batch_size, device=args.device,
-        optimise=not args.no_optimise, limit=args.limit,
-        folder_dirs=dict(ir_dir=args.ir_dir, vi_dir=args.vi_dir, label_dir=args.label_dir))
+    split = None if args.split == 'all' else args.split
+    method, options = fuser_config(args), layout_options(args)
+    try:  # the source is listed (and checked) before the method is built
+        summary = fuse_dataset(method, args.src, args.layout, args.out, split=split,
+                               save_seg=args.save_seg, batch_size=args.batch_size,
+                               limit=args.limit, layout_options=options)
+    except (DataError, FusingError, FileNotFoundError) as exc:
+        fail(str(exc))
     print(json.dumps(dict(summary.__dict__, threads=torch.get_num_threads(),
                           seconds_per_pair=summary.seconds / max(summary.written, 1)),
                      indent=1))

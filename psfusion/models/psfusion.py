@@ -168,9 +168,12 @@ class PSFusion(BaseModel):
 
     @torch.no_grad()
     def predict(self, ir: torch.Tensor, vi: torch.Tensor,
-                data_samples: Optional[Sequence] = None) -> list:
-        """Fused images (and semantic predictions) per sample, cropped to ``img_shape``."""
-        outputs = self.run(ir, vi, semantic=True, fidelity=False)
+                data_samples: Optional[Sequence] = None, semantic: bool = True) -> list:
+        """Fused images (and semantic predictions) per sample, cropped to ``img_shape``.
+
+        ``semantic=False`` skips the semantic head (no ``pred_sem_seg``; the fused image is
+        the same, since ``F_se`` is computed either way)."""
+        outputs = self.run(ir, vi, semantic=semantic, fidelity=False)
         fused_rgb = merge_luma(outputs['fused'], vi)
         if data_samples is None:
             data_samples = [BaseDataElement() for _ in range(ir.shape[0])]

@@ -1,0 +1,125 @@
+"""``OUT/manifest.json`` of a fused dataset: what produced it, and every finished file's checksum.
+
+The manifest is rewritten atomically after every batch.  A rerun into the same folder continues
+it when the identity matches (format, layout, source, fusion method and the method's own
+:meth:`~psfusion.fusers.Fuser.identity`, e.g. its weights' checksum) and is refused otherwise.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os.path as osp
+import resource
+import subprocess
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .. import __version__
+from ..fileio import write_json
+from ..fusers.base import FusingError
+
+MANIFEST = 'manifest.json'
+MANIFEST_FORMAT = 'psfusion-fused-dataset/2'  # /2: any fusion method (``method``, ``identity``)
+#: Header fields a rerun keeps from the folder's manifest when it does not set them itself.
+KEPT_ON_RESUME = ('params', 'macs', 'complexity_input_hw', 'complexity_note')
+
+__all__ = ['MANIFEST', 'MANIFEST_FORMAT', 'Manifest', 'code_version', 'peak_rss_mib',
+           'sha256_file']
+
+
+def sha256_file(path: str, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(chunk), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_version() -> dict:
+    """The package version and, when run from a git checkout, its commit (``-dirty`` when the
+    working tree has changes)."""
+    info = {'psfusion': __version__}
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    try:
+        commit = subprocess.run(['git', '-C', root, 'rev-parse', 'HEAD'], capture_output=True,
+                                text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(['git', '-C', root, 'status', '--porcelain', '--untracked-files=no'],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        info['git'] = commit + ('-dirty' if dirty else '')
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def identity(header: dict) -> dict:
+    """What must match for a rerun to continue a folder: format, layout, source, method and
+    the method's identity entries (not, e.g., where the checkpoint lies)."""
+    keys = dict(format=header.get('format'), layout=header.get('layout'),
+                source=header.get('source'), method=header.get('method'))
+    keys.update(header.get('identity') or {})
+    return keys
+
+
+@dataclass
+class Manifest:
+    """``OUT/manifest.json`` in memory: the header (run description) and ``files``
+    (``{relative path: {sha256, ...}}``)."""
+    path: str
+    header: dict
+    files: dict = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, out: str, header: dict) -> 'Manifest':
+        """Load the manifest of ``out`` (resuming) or start one.  Refuses a folder written by
+        another format, layout, source, method or model (see :func:`identity`)."""
+        path = osp.join(out, MANIFEST)
+        if not osp.isfile(path):
+            return cls(path, header)
+        try:
+            with open(path, encoding='utf-8') as handle:
+                old = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise FusingError(f'{path}: unreadable manifest ({exc}). Use another --out, or '
+                              f'delete the folder to start over.') from exc
+        new_id, old_id = identity(header), identity(old)
+        changed = [k for k in dict(new_id, **old_id) if new_id.get(k) != old_id.get(k)]
+        if 'method' in changed:  # the method's own settings differ too, naturally
+            changed = [f'method ({old_id["method"]!r}; this run: {new_id["method"]!r})']
+        if changed:
+            raise FusingError(
+                f'{out} already holds a fused dataset made with different {", ".join(changed)} '
+                f'(see {path}). Use another --out, or delete the folder to start over.')
+        merged = dict(header)
+        for key in KEPT_ON_RESUME:
+            if key in old:
+                merged.setdefault(key, old[key])
+        merged['splits'] = dict(old.get('splits', {}), **header.get('splits', {}))
+        return cls(path, merged, old.get('files', {}))
+
+    def done(self, out: str, rel: str) -> bool:
+        """True when ``rel`` is recorded and the file on disk still has its checksum."""
+        entry = self.files.get(rel)
+        full = osp.join(out, rel)
+        return bool(entry) and osp.isfile(full) and sha256_file(full) == entry['sha256']
+
+    def record(self, out: str, rel: str, **extra) -> None:
+        """Record the file ``out/rel`` (just written) with its checksum."""
+        self.files[rel] = dict(sha256=sha256_file(osp.join(out, rel)), **extra)
+
+    def mark_split(self, split: Optional[str], pairs: int, complete: bool) -> None:
+        """Record one split's pair count and whether all of it has been fused."""
+        self.header.setdefault('splits', {})[split or 'all'] = dict(pairs=pairs,
+                                                                   complete=complete)
+
+    def save(self) -> None:
+        """Write the manifest; ``complete`` is true when every recorded split is complete."""
+        splits = self.header.get('splits', {})
+        complete = bool(splits) and all(info.get('complete') for info in splits.values())
+        write_json(self.path, dict(self.header, complete=complete,
+                                   files=dict(sorted(self.files.items()))), indent=1)
