@@ -63,9 +63,7 @@ class SourceSegDataset(BaseSegDataset):
 
     @classmethod
     def _load_metainfo(cls, metainfo: Optional[dict] = None) -> dict:
-        info = dict(dataset_metainfo(cls.LAYOUT))
-        info.update(metainfo or {})
-        return info
+        return dataset_metainfo(cls.LAYOUT, metainfo)
 
     def list_samples(self) -> list[dict]:
         """The labelled sample records of the split (see :func:`psfusion.data.layouts.sample_record`)."""

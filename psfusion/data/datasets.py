@@ -37,18 +37,21 @@ class PairedDataset(BaseDataset):
         split: the split to list (layout-specific names; ``None`` where a layout allows all).
         with_label: ``True`` requires labels, ``False`` ignores them, ``None`` uses them if
             present.
-        layout_args: options of the layout (e.g. ``split_file``, ``label_dir``).
+        split_file: optional stem list (relative to the root, or absolute) restricting the
+            split, e.g. a validation set held out of ``train``.
+        layout_args: further options of the layout (e.g. ``label_dir``).
     """
 
     LAYOUT: ClassVar[str] = ''
 
     def __init__(self, data_root: str = '', split: Optional[str] = 'train',
-                 with_label: Optional[bool] = None,
-                 pipeline: Optional[Sequence] = DEFAULT_PIPELINE, layout_args: Optional[dict] = None,
-                 **kwargs) -> None:
+                 with_label: Optional[bool] = None, split_file: Optional[str] = None,
+                 pipeline: Optional[Sequence] = DEFAULT_PIPELINE,
+                 layout_args: Optional[dict] = None, **kwargs) -> None:
         if not data_root:
             raise DataError(f'{type(self).__name__}: data_root is required.')
-        self.layout: DatasetLayout = build_layout(self.LAYOUT, data_root, **(layout_args or {}))
+        self.layout: DatasetLayout = build_layout(self.LAYOUT, data_root, split_file=split_file,
+                                                  **(layout_args or {}))
         self.split = split
         self.with_label = with_label
         kwargs.setdefault('metainfo', None)
@@ -56,9 +59,7 @@ class PairedDataset(BaseDataset):
 
     @classmethod
     def _load_metainfo(cls, metainfo: Optional[dict] = None) -> dict:
-        info = dict(dataset_metainfo(cls.LAYOUT))
-        info.update(metainfo or {})
-        return info
+        return dataset_metainfo(cls.LAYOUT, metainfo)
 
     def load_data_list(self) -> list[dict]:
         num_classes = len(self.metainfo['classes'])
@@ -105,8 +106,8 @@ class MSRSDataset(PairedDataset):
     def __init__(self, data_root: str = '', split: str = 'train',
                  split_file: Optional[str] = None, label_dir: Optional[str] = None,
                  **kwargs) -> None:
-        super().__init__(data_root=data_root, split=split,
-                         layout_args=dict(split_file=split_file, label_dir=label_dir), **kwargs)
+        super().__init__(data_root=data_root, split=split, split_file=split_file,
+                         layout_args=dict(label_dir=label_dir), **kwargs)
 
 
 @DATASETS.register_module()
@@ -128,11 +129,6 @@ class MFNetDataset(PairedDataset):
 
     LAYOUT = 'mfnet'
 
-    def __init__(self, data_root: str = '', split: Optional[str] = 'train',
-                 split_file: Optional[str] = None, **kwargs) -> None:
-        super().__init__(data_root=data_root, split=split,
-                         layout_args=dict(split_file=split_file), **kwargs)
-
 
 @DATASETS.register_module()
 class FMBDataset(PairedDataset):
@@ -144,11 +140,6 @@ class FMBDataset(PairedDataset):
     """
 
     LAYOUT = 'fmb'
-
-    def __init__(self, data_root: str = '', split: Optional[str] = 'train',
-                 split_file: Optional[str] = None, **kwargs) -> None:
-        super().__init__(data_root=data_root, split=split,
-                         layout_args=dict(split_file=split_file), **kwargs)
 
 
 @DATASETS.register_module()
@@ -168,6 +159,6 @@ class FolderPairDataset(PairedDataset):
                  label_dir: Optional[str] = None, split_file: Optional[str] = None,
                  **kwargs) -> None:
         kwargs.setdefault('split', None)
-        super().__init__(data_root=data_root,
-                         layout_args=dict(ir_dir=ir_dir, vi_dir=vi_dir, label_dir=label_dir,
-                                          split_file=split_file), **kwargs)
+        super().__init__(data_root=data_root, split_file=split_file,
+                         layout_args=dict(ir_dir=ir_dir, vi_dir=vi_dir, label_dir=label_dir),
+                         **kwargs)

@@ -443,6 +443,9 @@ def build_layout(name: str, root: str, **kwargs) -> DatasetLayout:
     return layout_class(name)(root, **kwargs)
 
 
-def dataset_metainfo(name: str) -> dict:
-    """The metainfo (classes, palette, titles, ignore index, targets) of a registered dataset."""
-    return layout_class(name).metainfo
+def dataset_metainfo(name: str, overrides: Optional[dict] = None) -> dict:
+    """The metainfo (classes, palette, titles, ignore index, targets) of a registered dataset,
+    updated with ``overrides`` (a config's ``metainfo``); a new dict."""
+    info = dict(layout_class(name).metainfo)
+    info.update(overrides or {})
+    return info
