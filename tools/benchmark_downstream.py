@@ -28,6 +28,7 @@ from mmengine.config import DictAction
 
 from psfusion.benchmark.catalog import (DATASETS, SEGMENTERS, check_dataset, config_path,
                                         dataset_title, parse_segmenters)
+from psfusion.benchmark.fused_sources import materialize_sources
 from psfusion.benchmark.pretrained import (PRETRAINED_MODES, PretrainedUnavailable,
                                            resolve_pretrained)
 from psfusion.benchmark.report import segmenter_summary
@@ -37,6 +38,7 @@ from psfusion.benchmark.run_paths import WorkDir
 from psfusion.benchmark.runner import run_benchmark
 from psfusion.benchmark.sources import parse_sources
 from psfusion.data.io import DataError
+from psfusion.fusing import FusingError
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -64,7 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         f'{name} ({dataset_title(name)})' for name in DATASETS))
     parser.add_argument('--data-root', required=True, help='the original dataset (labels)')
     parser.add_argument('--sources', required=True,
-                        help='comma-separated: ir, vi, NAME=DIR (a folder of fused images)')
+                        help='comma-separated: ir, vi, a built-in fusion method (avg, gtf, ...: '
+                        'fused on first use into WORK_DIR/fused/<name>/), NAME=DIR (a folder of '
+                        'fused images)')
     parser.add_argument('--schedule', choices=tuple(SCHEDULES),
                         help="training schedule (default: the config's: 160k for MSRS, MFNet and "
                         "FMB, quick for synthetic)")
@@ -106,10 +110,15 @@ def main(argv=None) -> int:
         return 2
     work = WorkDir(args.work_dir or os.path.join('work_dirs', 'benchmark', dataset))
     try:
+        work.check_dataset(dataset)
+        sources = materialize_sources(sources, dataset, args.data_root, work, log=print)
         work.record_sources(dataset, args.data_root, sources)
     except ValueError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 2
+    except (DataError, FusingError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
     options = RunOptions(data_root=args.data_root, work_dir=work.root, schedule=args.schedule,
                          pretrained=args.pretrained, config_dir=args.config_dir,
                          workers=args.workers, batch_size=args.batch_size,

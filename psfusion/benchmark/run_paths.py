@@ -6,6 +6,7 @@ A work folder (``--work-dir``; one dataset) holds::
     WORK/sources.json       the dataset root and each source's kind and folder (tables, figure)
     WORK/complexity.json    segmenter parameters/MACs, keyed '<segmenter>@<h>x<w>'
     WORK/cache/             per-source mean/std (psfusion.benchmark.stats)
+    WORK/fused/<name>/      images of a built-in fusion method (psfusion.benchmark.fused_sources)
     WORK/runs/<segmenter>/<source>/seed<seed>-<hash8>/
         iter_<n>.pth, last_checkpoint   mmengine's checkpoints (resume)
         train_seconds.json              training time summed over resumed sessions
@@ -32,6 +33,7 @@ SOURCES_FILE = 'sources.json'
 COMPLEXITY_FILE = 'complexity.json'
 STATS_CACHE_DIR = 'cache'
 RUNS_DIR = 'runs'
+FUSED_DIR = 'fused'
 TRAIN_SECONDS_FILE = 'train_seconds.json'
 #: Complexity fields written before they said what they count: both were multiply-adds.
 _LEGACY_COMPLEXITY_FIELDS = {'flops': 'macs', 'backbone_flops': 'backbone_macs'}
@@ -114,10 +116,21 @@ class WorkDir:
     def stats_cache(self) -> str:
         return os.path.join(self.root, STATS_CACHE_DIR)
 
+    def fused_dir(self, source: str) -> str:
+        """``fused/<source>``: where a built-in fusion method's images are written."""
+        return os.path.join(self.root, FUSED_DIR, source)
+
     def run_folder(self, key: RunKey, config_hash: str) -> RunFolder:
         """``runs/<segmenter>/<source>/seed<seed>-<hash8>`` (shared by plain and TTA tests)."""
         return RunFolder(os.path.join(self.root, RUNS_DIR, key.segmenter, key.source,
                                       f'seed{int(key.seed)}-{str(config_hash)[:8]}'))
+
+    def check_dataset(self, dataset: str) -> None:
+        """Raise ValueError when the folder holds another dataset's results."""
+        recorded = read_json(self.sources, {}).get('dataset', dataset)
+        if recorded != dataset:
+            raise ValueError(f'{self.root} holds results of dataset {recorded!r}; use another '
+                             f'--work-dir for {dataset!r}')
 
     def record_sources(self, dataset: str, data_root: str, sources: Sequence[Source]) -> None:
         """Remember the dataset root and each source's folder for the table and figure tools.
@@ -126,10 +139,8 @@ class WorkDir:
             ValueError: the folder holds another dataset's results.
         """
         with locked(self.sources):
+            self.check_dataset(dataset)
             info = read_json(self.sources, {})
-            if info.get('dataset', dataset) != dataset:
-                raise ValueError(f'{self.root} holds results of dataset {info["dataset"]!r}; use '
-                                 f'another --work-dir for {dataset!r}')
             info.update(dataset=dataset, data_root=os.path.abspath(data_root))
             known = info.setdefault('sources', {})
             for source in sources:

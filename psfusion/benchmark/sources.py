@@ -39,17 +39,34 @@ class Source:
     """One input source.
 
     Attributes:
-        name: the label used in results and tables (``ir``, ``vi``, ``psfusion``, ...).
+        name: the label used in results and tables (``ir``, ``vi``, ``psfusion``, ``gtf``, ...).
         kind: ``'ir'``, ``'vi'`` or ``'fused'``.
-        folder: the fused-image folder (``kind == 'fused'`` only; may contain ``{split}``).
+        folder: the fused-image folder (``kind == 'fused'`` only; may contain ``{split}``);
+            ``None`` for a built-in method not fused yet.
+        method: the built-in fusion method (a registered fuser that needs no model files) that
+            makes this source's images on first use (:mod:`.fused_sources`); ``None`` for a
+            folder the user gave.
     """
     name: str
     kind: str
     folder: Optional[str] = None
+    method: Optional[str] = None
 
     @property
     def is_fused(self) -> bool:
         return self.kind == 'fused'
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.method is not None
+
+
+def builtin_methods() -> dict[str, str]:
+    """Source names that are built-in fusion methods: ``{name: registered fuser}`` for every
+    fuser that needs no config or checkpoint (``avg``, ``gtf``, ``adf``, ``gff``, ``msvd``...)."""
+    from ..fusers import fuser_class, fuser_names
+
+    return {name: name for name in fuser_names() if not fuser_class(name).uses_model_files}
 
 
 def split_folder(folder: str, split: str) -> str:
@@ -58,17 +75,25 @@ def split_folder(folder: str, split: str) -> str:
 
 
 def parse_source(text: str) -> Source:
-    """Parse ``ir``, ``vi`` or ``NAME=DIR`` (the folder must exist)."""
+    """Parse ``ir``, ``vi``, a built-in method (``avg``, ``gtf``, ...: see
+    :func:`builtin_methods`) or ``NAME=DIR`` (the folder must exist)."""
     text = text.strip()
     if text in SINGLE_SOURCES:
         return Source(text, text)
+    builtin = builtin_methods()
+    if text in builtin:
+        return Source(text, 'fused', method=builtin[text])
     if '=' not in text:
-        raise ValueError(f'unknown source {text!r}: use ir, vi, or NAME=DIR for a folder of '
-                         f'fused images (e.g. psfusion=work_dirs/fused/msrs)')
+        raise ValueError(f'unknown source {text!r}: use ir, vi, a built-in fusion method '
+                         f'({", ".join(sorted(builtin))}), or NAME=DIR for a folder of fused '
+                         f'images (e.g. psfusion=work_dirs/fused/msrs)')
     name, folder = (part.strip() for part in text.split('=', 1))
     if name in SINGLE_SOURCES:
         raise ValueError(f'source name {name!r} is reserved for the {SINGLE_SOURCES[name]} '
                          f'images; give the fused folder another name')
+    if name in builtin:
+        raise ValueError(f'source name {name!r} is the built-in fusion method {name!r} (fused '
+                         f'by the benchmark itself); give the folder another name')
     if not _NAME.match(name):
         raise ValueError(f'source name {name!r}: use letters, digits, "_", "-", "+" or "."')
     if not folder:

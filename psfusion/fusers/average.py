@@ -21,9 +21,10 @@ def average_uint8(ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
     return torch.div(total + 1, 2, rounding_mode='floor').to(torch.uint8)
 
 
-@FUSERS.register_module(name='average')
+@FUSERS.register_module(name=['average', 'avg'])
 class AverageFuser(Fuser):
-    """``fused = (ir + vi + 1) // 2`` per RGB channel (see the module docstring)."""
+    """``fused = (ir + vi + 1) // 2`` per RGB channel (see the module docstring); registered
+    as ``average`` and, as a benchmark source, ``avg``."""
 
     name = 'average'
     colour = f'RGB: {RULE}'

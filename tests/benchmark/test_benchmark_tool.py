@@ -240,19 +240,28 @@ def test_unreachable_pretrained_backbone_stops_before_training(run, capsys, tmp_
     assert not (tmp_path / 'work').exists()
 
 
-def test_fmb_layout_end_to_end(tmp_path, capsys):
-    """--dataset fmb: FMB's layout and its 15 classes, in id order, as the store's columns."""
+def test_fmb_layout_end_to_end_with_a_builtin_source(tmp_path, capsys):
+    """--dataset fmb: FMB's layout and its 15 classes, in id order, as the store's columns; the
+    built-in source ``avg`` is fused on first use into WORK/fused/avg (FMB's layout, both
+    splits, a manifest) and found complete afterwards."""
     data = tmp_path / 'fmb'
     write_synthetic_dataset(str(data), num_train=4, num_test=2, num_val=0, height=32, width=40,
                             layout='fmb')
-    fused = make_average_fused(data, tmp_path / 'avg', layout='fmb')
     work = tmp_path / 'work'
     argv = ['--seg', 'segformer_mini', '--dataset', 'fmb', '--data-root', str(data),
-            '--sources', f'ir,avg={fused}', '--schedule', 'quick', '--max-iters', '2',
+            '--sources', 'ir,avg', '--schedule', 'quick', '--max-iters', '2',
             '--pretrained', 'off', '--image-size', '32x40', '--workers', '0', '--work-dir',
             str(work)]
     assert benchmark_downstream.main(argv) == 0
     out = capsys.readouterr().out
+    fused = work / 'fused' / 'avg'
+    assert 'built-in source avg: fused 6 pairs into' in out
+    assert sorted(p.name for p in (fused / 'test' / 'fused').iterdir()) == ['00000D.png',
+                                                                            '00001N.png']
+    manifest = json.loads((fused / 'manifest.json').read_text())
+    assert manifest['method'] == 'average' and manifest['complete'] and manifest['macs'] == 0
+    assert json.loads((work / 'sources.json').read_text())['sources']['avg'] == dict(
+        kind='fused', folder=str(fused))
     header = (work / 'results.csv').read_text().splitlines()[0].split(',')
     assert header[header.index('mAcc') + 1:header.index('params')] == list(FMB_CLASSES)
     frame = pd.read_csv(work / 'results.csv')
@@ -270,3 +279,7 @@ def test_fmb_layout_end_to_end(tmp_path, capsys):
         assert row['mIoU'] == pytest.approx(metrics['mIoU'], abs=1e-9)
         assert row['road'] == pytest.approx(metrics['IoU.road'], abs=1e-9, nan_ok=True)
     assert 'SegFormer-mini on FMB, IoU (%)' in out
+    assert benchmark_downstream.main(argv) == 0  # everything done: nothing fused or trained
+    again = capsys.readouterr().out
+    assert f'built-in source avg: {fused} complete (6 pairs)' in again
+    assert again.count('skip segformer_mini') == 2

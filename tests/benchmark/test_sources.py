@@ -25,6 +25,18 @@ def test_parse_sources(tmp_path):
     assert sources[2].is_fused and not sources[0].is_fused
 
 
+def test_builtin_fusion_methods_are_sources():
+    """Registered fusers that need no model files are sources by name; PSFusion (a config and
+    a checkpoint) is not."""
+    assert parse_source('avg') == Source('avg', 'fused', None, method='avg')
+    assert parse_source('average').is_builtin
+    with pytest.raises(ValueError, match=r"unknown source 'psfusion'.*built-in fusion method "
+                       r"\(.*avg"):
+        parse_source('psfusion')
+    with pytest.raises(ValueError, match="'avg' is the built-in fusion method"):
+        parse_source('avg=/tmp')
+
+
 @pytest.mark.parametrize('text, message', [
     ('rgb', "unknown source 'rgb'"),
     ('ir=somewhere', 'reserved'),
