@@ -34,9 +34,17 @@ CROPS = {'msrs': (480, 640), 'mfnet': (480, 640), 'fmb': (600, 800), 'synthetic'
 DATASET_TYPES = {'msrs': 'psfusion.MSRSSegDataset', 'mfnet': 'psfusion.MFNetSegDataset',
                  'fmb': 'psfusion.FMBSegDataset', 'synthetic': 'psfusion.SyntheticSegDataset'}
 # Parameters with 9 classes: SegFormer-B2's as measured in ENVIRONMENT.md, the others agree
-# with its rounded values (61.4 M, 27.6 M, 48.8 M).
-PARAMS = {'segformer_b2': 24_725_449, 'segformer_b4': 61_371_849, 'segnext_b': 27_563_977,
-          'segnext_l': 48_782_025, 'segformer_mini': 879_609}
+# with its rounded values (61.4 M, 27.6 M, 48.8 M); BANet's equal the reference network's
+# (SeAFusion's BiSeNet on a torchvision resnet18, TABLE1_METHODS.md (a)).
+PARAMS = {'banet': 12_894_080, 'segformer_b2': 24_725_449, 'segformer_b4': 61_371_849,
+          'segnext_b': 27_563_977, 'segnext_l': 48_782_025, 'segformer_mini': 879_609}
+# Parameters per class beyond 9: a 1x1 classifier (channels -> classes, with bias) per head;
+# BANet has two classifiers without bias (main 128, auxiliary 64 channels).
+PARAMS_PER_CLASS = {'banet': 128 + 64}
+# The schedule of each segmenter's real-dataset configs (synthetic configs use 'quick'), and
+# its batch size where it is not the dataset base's 8: BANet trains with its own recipe.
+SCHEDULE = {'banet': 'banet_80k'}
+BATCH_SIZE = {'banet': 16}
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -73,7 +81,7 @@ def test_every_segmenter_has_a_config_for_every_dataset():
 
 def test_no_config_wraps_settings_for_a_leaf_to_unpack():
     files = sorted(CONFIG_DIR.rglob('*.py'))
-    assert len(files) == len(CONFIGS) + 11  # 4 dataset, 5 model and 2 schedule bases
+    assert len(files) == len(CONFIGS) + 13  # 4 dataset, 6 model and 3 schedule bases
     for path in files:
         text = path.read_text()
         assert 'data_settings' not in text and 'schedule_settings' not in text, path
@@ -85,7 +93,8 @@ def test_a_leaf_is_its_bases_and_its_model_changes(segmenter, dataset):
     tree = ast.parse(path.read_text())
     names = [target.id for node in tree.body if isinstance(node, ast.Assign)
              for target in node.targets]
-    assert names == ['_base_', 'model'], path
+    batch = ['train_dataloader'] if segmenter in BATCH_SIZE and dataset != 'synthetic' else []
+    assert names == ['_base_'] + batch + ['model'], path
     assert _parse(segmenter, dataset)._cfg_dict.keys().isdisjoint(
         {'data_settings', 'schedule_settings'})
 
@@ -94,7 +103,7 @@ def test_a_leaf_is_its_bases_and_its_model_changes(segmenter, dataset):
 def test_the_schedule_comes_whole_from_its_schedule_file(segmenter, dataset):
     """What ``--schedule`` replaces (the four keys of a schedule file resolved on its own) is
     exactly what the leaf has: nothing of the schedule comes from elsewhere."""
-    name = 'quick' if dataset == 'synthetic' else 'schedule_160k'
+    name = 'quick' if dataset == 'synthetic' else SCHEDULE.get(segmenter, 'schedule_160k')
     schedule = _schedule(name)
     cfg = _parse(segmenter, dataset)
     for key in SCHEDULE_KEYS + ('val_cfg', 'test_cfg', 'default_scope', 'tta_model'):
@@ -128,18 +137,32 @@ def test_config_settings(segmenter, dataset):
         assert tuple(steps['RandomResize'].scale) == crop[::-1]  # mmcv's (w, h)
         assert steps['RandomResize'].ratio_range == (0.5, 2.0)
         assert 'PhotoMetricDistortion' in steps
-        assert cfg.train_dataloader.batch_size == 8
+        assert cfg.train_dataloader.batch_size == BATCH_SIZE.get(segmenter, 8)
     test_steps = {step.type: step for step in cfg.test_dataloader.dataset.pipeline}
     assert tuple(test_steps['Resize'].scale) == crop[::-1]
     assert cfg.test_evaluator.type == cfg.val_evaluator.type == 'psfusion.PerClassIoUMetric'
     assert cfg.tta_pipeline[1].type == 'TestTimeAug'
     optimizer = cfg.optim_wrapper.optimizer
-    assert optimizer.type == 'AdamW' and optimizer.weight_decay == 0.01
-    assert cfg.optim_wrapper.paramwise_cfg.custom_keys['head'].lr_mult == 10.0
     warmup, poly = cfg.param_scheduler
-    assert warmup.type == 'LinearLR' and poly.type == 'PolyLR' and poly.power == 1.0
     assert cfg.default_scope == 'mmseg' and cfg.default_hooks.checkpoint.save_last
     init_cfg = cfg.model.backbone.get('init_cfg')
+    if dataset != 'synthetic' and SCHEDULE.get(segmenter) == 'banet_80k':
+        # SeAFusion's train.py / optimizer.py (see the schedule file)
+        assert (optimizer.type, optimizer.lr, optimizer.momentum, optimizer.weight_decay) == (
+            'SGD', 1e-2, 0.9, 5e-4)
+        paramwise = cfg.optim_wrapper.paramwise_cfg
+        assert paramwise.norm_decay_mult == paramwise.bias_decay_mult == 0.0
+        assert paramwise.custom_keys['conv_seg'].lr_mult == 10.0
+        assert warmup.type == 'ExponentialWarmupLR' and warmup.start_factor == 1e-3
+        assert (warmup.begin, warmup.end, poly.begin, poly.end) == (0, 1001, 1000, 80001)
+        assert poly.type == 'PolyLR' and poly.power == 0.9 and poly.eta_min == 0.0
+        assert cfg.train_cfg.max_iters == 80000
+        assert init_cfg.type == 'Pretrained'  # torchvision's ImageNet resnet18
+        assert init_cfg.checkpoint == 'https://download.pytorch.org/models/resnet18-f37072fd.pth'
+        return
+    assert optimizer.type == 'AdamW' and optimizer.weight_decay == 0.01
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys['head'].lr_mult == 10.0
+    assert warmup.type == 'LinearLR' and poly.type == 'PolyLR' and poly.power == 1.0
     if dataset == 'synthetic':
         assert cfg.train_cfg.max_iters == 300 and init_cfg is None  # quick, offline
         assert optimizer.lr == 1.2e-3
@@ -160,6 +183,8 @@ def test_same_model_on_every_dataset_but_for_its_classes(segmenter):
         model.pop('data_preprocessor')
         model['backbone'].pop('init_cfg', None)
         assert model['decode_head'].pop('num_classes') == _num_classes(dataset)
+        if 'auxiliary_head' in model:
+            assert model['auxiliary_head'].pop('num_classes') == _num_classes(dataset)
         models.append(model)
     assert all(model == models[0] for model in models[1:])
 
@@ -193,8 +218,9 @@ def test_one_training_step_at_a_tiny_size(segmenter, dataset, tiny_roots):
     assert all(image.shape[0] == 3 and max(image.shape[1:]) <= 32 for image in batch['inputs'])
     torch.manual_seed(0)  # LightHamHead draws random bases at every forward pass
     model = MODELS.build(cfg.model)
-    # the classifier (1x1 conv, channels -> classes, with bias) grows with the classes
-    extra = (_num_classes(dataset) - 9) * (cfg.model.decode_head.channels + 1)
+    # the classifiers grow with the classes
+    per_class = PARAMS_PER_CLASS.get(segmenter, cfg.model.decode_head.channels + 1)
+    extra = (_num_classes(dataset) - 9) * per_class
     assert sum(p.numel() for p in model.parameters()) == PARAMS[segmenter] + extra
     model.train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)

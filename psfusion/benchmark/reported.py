@@ -39,8 +39,8 @@ class ReportedRow:
             ...).
         kind: ``'source'``, ``'image-level'``, ``'feature-level'`` or ``'semantic head'``.
         segmenter: this benchmark's segmenter key where the paper used the same model
-            (``segformer_b2``...), else the paper's name for the model (``BANet``,
-            ``ResNet-152``...).
+            (``segformer_b2``, ``banet``...), else the paper's name for the model
+            (``ResNet-152``...).
         iou: per-class IoU in class order (None where not reported; single entries may be None).
         miou: the printed mIoU.
         note: what is known to be wrong or unusual with this row.
@@ -64,6 +64,7 @@ class ReportedRow:
 
 # Paper names of the segmenters that this benchmark runs too.
 _SEGMENTER_KEYS = {
+    'BANet': 'banet',  # Table 1: the ResNet-18 BANet that SeAFusion trains (psfusion.segmenters)
     'SegFormer': 'segformer_b2',  # Table 1 evaluates SegFormer-B2 and SegNeXt-Base (its text)
     'SegNeXt': 'segnext_b',
     'SegFormer-B2': 'segformer_b2',

@@ -37,10 +37,11 @@ Log = Callable[[str], None]
 SCHEDULES = {'160k': 'schedule_160k.py', 'quick': 'quick.py'}
 #: The keys a schedule file defines; :func:`apply_schedule` replaces them wholesale.
 SCHEDULE_KEYS = ('optim_wrapper', 'param_scheduler', 'train_cfg', 'default_hooks')
-#: Keys that do not change what is trained: machine paths, names and decisions recorded for the
-#: log (``pretrained_decision``; the decision itself shows in ``model.backbone.init_cfg``).
+#: Keys that do not change what is trained: machine paths, names, the modules a config imports
+#: to register its types (``custom_imports``), and decisions recorded for the log
+#: (``pretrained_decision``; the decision itself shows in ``model.backbone.init_cfg``).
 BOOKKEEPING_KEYS = ('work_dir', 'experiment_name', 'load_from', 'resume', 'launcher',
-                    'pretrained_decision')
+                    'pretrained_decision', 'custom_imports')
 _PATH_KEYS = ('data_root', 'fused_root')
 
 

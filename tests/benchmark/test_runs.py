@@ -39,7 +39,7 @@ def test_segmenter_names():
     assert parse_segmenters('all') == ['segformer_b2', 'segformer_b4', 'segnext_b', 'segnext_l']
     assert parse_segmenters('segnext_l, segformer_mini') == ['segnext_l', 'segformer_mini']
     with pytest.raises(ValueError, match=r'unknown segmenter\(s\): segnext_xl; valid names: '
-                       r'segformer_b2, segformer_b4, segnext_b, segnext_l, segformer_mini'):
+                       r'banet, segformer_b2, segformer_b4, segnext_b, segnext_l, segformer_mini'):
         parse_segmenters('segnext_xl')
     assert display_name('segnext_l', tta=True) == 'SegNeXt-Large + TTA'
 

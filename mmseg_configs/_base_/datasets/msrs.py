@@ -14,7 +14,7 @@ only their default.
 """
 custom_imports = dict(
     imports=['psfusion', 'psfusion.benchmark.datasets', 'psfusion.benchmark.transforms',
-             'psfusion.metrics.segmentation'],
+             'psfusion.metrics.segmentation', 'psfusion.segmenters'],
     allow_failed_imports=False)
 
 num_classes = 9
