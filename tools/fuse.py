@@ -65,6 +65,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--tf32', action='store_true',
                         help='psfusion on CUDA: allow TF32 math (faster; the images move by '
                         'several levels and depend on the batch size)')
+    parser.add_argument('--colour', choices=('y', 'rgb'), default=None,
+                        help="classical methods (gtf, adf, gff, msvd): y = fuse the visible "
+                        "luma and keep its chroma (default), rgb = fuse each visible channel "
+                        "(VIFB's way)")
     parser.add_argument('--limit', type=int, default=None, help='fuse only the first N pairs')
     parser.add_argument('--ir-dir', default=None, help='folders layout: infrared folder (ir)')
     parser.add_argument('--vi-dir', default=None, help='folders layout: visible folder (vi)')
@@ -104,6 +108,10 @@ def fuser_config(args: argparse.Namespace) -> dict:
     elif args.config or args.checkpoint:
         fail(f'--method {args.method} takes no CONFIG or CHECKPOINT (got '
              f'{" ".join(a for a in (args.config, args.checkpoint) if a)})')
+    if args.colour is not None:
+        if 'colour' not in inspect.signature(fuser_class(args.method)).parameters:
+            fail(f'--colour does not apply to --method {args.method}')
+        cfg['colour'] = args.colour
     return cfg
 
 

@@ -4,7 +4,14 @@ Each method is a :class:`~.base.Fuser` registered in :data:`psfusion.registry.FU
 
 * ``psfusion`` - :class:`~.psfusion.PSFusionFuser`, a trained PSFusion network (config +
   checkpoint), through ``PSFusion.predict``;
-* ``average`` - :class:`~.average.AverageFuser`, the per-pixel average (no parameters).
+* ``average`` (also ``avg``) - :class:`~.average.AverageFuser`, the per-pixel average;
+* ``gtf``, ``adf``, ``gff``, ``msvd`` - the classical methods as VIFB runs them (Gradient
+  Transfer Fusion, anisotropic diffusion, guided filtering, multi-resolution SVD), on
+  :class:`~.classical.ClassicalFuser` (``colour='y'``: fuse the visible luma, the default;
+  ``'rgb'``: each visible channel, VIFB's way).
+
+Methods that need no config or checkpoint are also benchmark sources by name
+(:mod:`psfusion.benchmark.fused_sources`).
 
 A new method is one module here: a ``Fuser`` subclass with ``@FUSERS.register_module(name=...)``,
 imported below.  Build one with :func:`build_fuser`.
@@ -14,11 +21,17 @@ from __future__ import annotations
 from typing import Union
 
 from ..registry import FUSERS
+from .adf import ADFFuser
 from .average import AverageFuser, average_uint8
 from .base import Y_COLOUR, Fuser, FusingError, FusionOutput
+from .classical import COLOUR_MODES, ClassicalFuser
+from .gff import GFFFuser
+from .gtf import GTFFuser
+from .msvd import MSVDFuser
 from .psfusion import PSFusionFuser, load_fusion_model
 
 __all__ = ['FUSERS', 'Fuser', 'FusionOutput', 'FusingError', 'Y_COLOUR', 'AverageFuser',
+           'ClassicalFuser', 'COLOUR_MODES', 'GTFFuser', 'ADFFuser', 'GFFFuser', 'MSVDFuser',
            'PSFusionFuser', 'average_uint8', 'load_fusion_model', 'build_fuser', 'fuser_class',
            'fuser_names']
 
