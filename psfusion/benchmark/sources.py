@@ -76,7 +76,9 @@ def split_folder(folder: str, split: str) -> str:
 
 def parse_source(text: str) -> Source:
     """Parse ``ir``, ``vi``, a built-in method (``avg``, ``gtf``, ...: see
-    :func:`builtin_methods`) or ``NAME=DIR`` (the folder must exist)."""
+    :func:`builtin_methods`) or ``NAME=DIR`` (the folder must exist).  A folder may carry a
+    built-in method's name (``gtf=results/GTF``, e.g. the MATLAB outputs): the folder is read,
+    nothing is fused."""
     text = text.strip()
     if text in SINGLE_SOURCES:
         return Source(text, text)
@@ -91,9 +93,6 @@ def parse_source(text: str) -> Source:
     if name in SINGLE_SOURCES:
         raise ValueError(f'source name {name!r} is reserved for the {SINGLE_SOURCES[name]} '
                          f'images; give the fused folder another name')
-    if name in builtin:
-        raise ValueError(f'source name {name!r} is the built-in fusion method {name!r} (fused '
-                         f'by the benchmark itself); give the folder another name')
     if not _NAME.match(name):
         raise ValueError(f'source name {name!r}: use letters, digits, "_", "-", "+" or "."')
     if not folder:
