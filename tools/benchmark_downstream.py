@@ -71,7 +71,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'fused images)')
     parser.add_argument('--schedule', choices=tuple(SCHEDULES),
                         help="training schedule (default: the config's: 160k for MSRS, MFNet and "
-                        "FMB, quick for synthetic)")
+                        "FMB (BANet: its own 80k), quick for synthetic)")
     parser.add_argument('--seeds', type=parse_seeds, default=[0], help='e.g. 0,1,2')
     parser.add_argument('--tta', action='store_true',
                         help='evaluate with multi-scale + flip test-time augmentation '
