@@ -53,7 +53,9 @@ def complexity_key(segmenter: str, image_hw: Sequence[int]) -> str:
     return f'{segmenter}@{h}x{w}'
 
 
-def _upgrade_complexity(entry: Mapping) -> dict:
+def upgrade_complexity(entry: Mapping) -> dict:
+    """A ``complexity.json`` entry with today's field names (older files called MACs
+    ``flops`` / ``backbone_flops``)."""
     return {_LEGACY_COMPLEXITY_FIELDS.get(name, name): value for name, value in entry.items()}
 
 
@@ -62,7 +64,7 @@ def read_complexity(work_dir: str) -> dict:
     input_hw}}``, see :func:`complexity_key`); entries of older files, which called MACs
     ``flops``, come back with today's field names."""
     cache = read_json(os.path.join(work_dir, COMPLEXITY_FILE), {})
-    return {key: _upgrade_complexity(entry) for key, entry in cache.items()}
+    return {key: upgrade_complexity(entry) for key, entry in cache.items()}
 
 
 @dataclass(frozen=True)

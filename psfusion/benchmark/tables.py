@@ -38,6 +38,7 @@ from ..data.layouts import dataset_metainfo
 from .catalog import SEGMENTERS, display_name
 from .reported import ReportedRow, reported_rows
 from .results import SUMMARY_COLUMNS, class_columns, latest_results
+from .run_paths import upgrade_complexity
 
 #: A segmenter as the tables tell them apart: ``(key, tta)``.
 SegRun = tuple
@@ -290,13 +291,7 @@ def segmenter_complexity_entry(complexity: Mapping, segmenter: str,
             continue
         if h * w > best_area:
             best, best_area = value, h * w
-    if best is None:
-        return None
-    best = dict(best)
-    for old, new in (('flops', 'macs'), ('backbone_flops', 'backbone_macs')):
-        if new not in best and old in best:
-            best[new] = best[old]
-    return best
+    return None if best is None else upgrade_complexity(best)
 
 
 def pipeline_complexity(summary: Mapping, complexity: Mapping,
