@@ -50,14 +50,14 @@ def _hold_out_validation(cfg: Config) -> None:
     if val_set.get('split', 'train') != train_set.get('split', 'train'):
         raise ValueError('val_split holds validation out of the training split: the val '
                          'dataset must use the same split folder as the training dataset.')
+    for dataset in (train_set, val_set):
+        if not _layout_of(dataset):
+            raise ValueError(f'val_split needs a paired dataset of a registered layout (they '
+                             f'take split_file); {dataset.type} is not one.')
     train_file, val_file = write_validation_split(
         train_set.data_root, osp.join(cfg.work_dir, 'splits'), train_set.get('split', 'train'),
         cfg.val_split.get('fraction', 0.1), cfg.val_split.get('seed', 0),
         train_set.get('split_file'), _layout_of(train_set))
-    for dataset in (train_set, val_set):
-        if not _layout_of(dataset) or 'split_file' not in _init_args(dataset):
-            raise ValueError(f'val_split needs a dataset that takes split_file; '
-                             f'{dataset.type} does not.')
     train_set.split_file = train_file
     val_set.split_file = val_file
 
@@ -72,14 +72,9 @@ def _dataset_class(dataset_cfg) -> type:
 
 
 def _layout_of(dataset_cfg) -> str:
-    """The layout name of a fusion dataset config (``MSRSDataset`` -> ``msrs``)."""
+    """The layout name of a fusion dataset config (``MSRSDataset`` -> ``msrs``; every such
+    dataset takes ``split_file``, see :class:`psfusion.data.datasets.PairedDataset`)."""
     return getattr(_dataset_class(dataset_cfg), 'LAYOUT', '')
-
-
-def _init_args(dataset_cfg) -> tuple:
-    import inspect
-
-    return tuple(inspect.signature(_dataset_class(dataset_cfg).__init__).parameters)
 
 
 def init_cpu_distributed(cfg: Config) -> None:
