@@ -24,6 +24,8 @@ import types
 import warnings
 from typing import Any
 
+from .errors import PsfusionError
+
 # Names exported by mmcv.ops that are implemented in pure Python, mapped to their submodule.
 PURE_PYTHON_OPS = {
     'point_sample': 'point_sample',
@@ -41,7 +43,7 @@ HOW_TO_FIX = (
     "(about 23 minutes on 2 cores; on a GPU machine install the matching prebuilt wheel).")
 
 
-class MissingCompiledOpError(RuntimeError):
+class MissingCompiledOpError(PsfusionError, RuntimeError):
     """Raised when code calls an mmcv op that needs mmcv's compiled extension."""
 
 

@@ -2,14 +2,18 @@
 
 Columns: the key (:data:`KEY_COLUMNS`: ``dataset, segmenter, source, seed, tta``), ``mIoU,
 mAcc``, the IoU of each class of the run's dataset under its class name (in the dataset's id
-order, e.g. nine for MSRS, fifteen for FMB), then ``params, macs, seconds, config_hash``
-(:data:`TAIL_COLUMNS`).  IoU and accuracy are in percent, unrounded; ``macs`` counts
-multiply-adds (mmengine's count; FLOPs would be twice as many).  A store holds one dataset, so
-the class columns are that dataset's and pandas reads the file as is.
+order, e.g. nine for MSRS, fifteen for FMB), ``aAcc``, the run's provenance
+(:data:`PROVENANCE_COLUMNS`: ``schedule`` name, ``iters`` trained, total ``batch_size``,
+``pretrained`` checkpoint identity or ``none``, and ``fusion_checkpoint``, the fusion method and
+weights that made a fused source's images, from its ``manifest.json``; empty for ``ir``/``vi``),
+then ``params, macs, seconds, config_hash`` (:data:`TAIL_COLUMNS`).  IoU and accuracy are in
+percent, unrounded; ``macs`` counts multiply-adds (mmengine's count; FLOPs would be twice as
+many).  A store holds one dataset, so the class columns are that dataset's and pandas reads the
+file as is.
 
-Stores written before the ``tta`` column existed (evaluations with test-time augmentation were
-rows whose segmenter ended in ``+tta``, and ``macs`` was called ``flops``) still read: their rows
-come back in today's form.
+Stores of earlier formats still read, their rows in today's form: without the ``tta`` column
+(evaluations with test-time augmentation were rows whose segmenter ended in ``+tta``, and
+``macs`` was called ``flops``), and without ``aAcc`` and provenance (NaN / empty: unknown).
 
 Rows are appended atomically: the whole file is rewritten to a temporary file in the same folder
 and moved over the old one, under an exclusive lock, so a reader never sees a half-written row
@@ -25,16 +29,22 @@ from typing import Iterator, Mapping, Optional, Sequence
 
 import pandas as pd
 
+from ..errors import PsfusionError
 from ..fileio import write_text
 
 KEY_COLUMNS = ('dataset', 'segmenter', 'source', 'seed', 'tta')
 SUMMARY_COLUMNS = ('mIoU', 'mAcc')
+#: Written after the class columns: overall pixel accuracy, then where the run came from.
+PROVENANCE_COLUMNS = ('schedule', 'iters', 'batch_size', 'pretrained', 'fusion_checkpoint')
+AFTER_CLASS_COLUMNS = ('aAcc', ) + PROVENANCE_COLUMNS
+#: What makes two runs' numbers comparable in one table (besides the key's ``tta``).
+RECIPE_COLUMNS = ('schedule', 'iters', 'batch_size', 'pretrained')
 TAIL_COLUMNS = ('params', 'macs', 'seconds', 'config_hash')
 #: Suffix that marked test-time-augmented rows in stores written before the ``tta`` column.
 LEGACY_TTA_SUFFIX = '+tta'
 
 
-class ResultsError(ValueError):
+class ResultsError(PsfusionError, ValueError):
     """A results file that is not in this store's format."""
 
 
@@ -63,24 +73,40 @@ class RunKey:
 
 def columns_for(classes: Sequence[str]) -> tuple:
     """The store's columns for a dataset with these classes."""
-    return KEY_COLUMNS + SUMMARY_COLUMNS + tuple(classes) + TAIL_COLUMNS
+    return KEY_COLUMNS + SUMMARY_COLUMNS + tuple(classes) + AFTER_CLASS_COLUMNS + TAIL_COLUMNS
 
 
 def class_columns(frame: pd.DataFrame) -> list[str]:
-    """The class columns of a store (between ``mAcc`` and ``params``), in id order."""
+    """The class columns of a store (after ``mAcc``, up to ``aAcc`` or ``params``), in id
+    order."""
     columns = list(frame.columns)
-    return columns[columns.index('mAcc') + 1:columns.index('params')]
+    end = min(columns.index(name) for name in ('aAcc', 'params') if name in columns)
+    return columns[columns.index('mAcc') + 1:end]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a run's numbers come from (:data:`PROVENANCE_COLUMNS`)."""
+    schedule: str
+    iters: int
+    batch_size: int
+    pretrained: str = 'none'
+    fusion_checkpoint: str = ''
 
 
 def row_from_metrics(key: RunKey, metrics: Mapping[str, float], classes: Sequence[str], *,
-                     params: int, macs: int, seconds: float, config_hash: str) -> dict:
+                     params: int, macs: int, seconds: float, config_hash: str,
+                     provenance: Optional[Provenance] = None) -> dict:
     """A store row from :class:`~psfusion.metrics.segmentation.PerClassIoUMetric` output
-    (``mIoU``, ``mAcc``, ``IoU.<class>`` for each of the dataset's ``classes``)."""
+    (``aAcc``, ``mIoU``, ``mAcc``, ``IoU.<class>`` for each of the dataset's ``classes``)."""
     row = key.as_dict()
     row['mIoU'] = float(metrics['mIoU'])
     row['mAcc'] = float(metrics['mAcc'])
     for name in classes:
         row[name] = float(metrics[f'IoU.{name}'])
+    row['aAcc'] = float(metrics.get('aAcc', float('nan')))
+    provenance = provenance or Provenance('', 0, 0, '', '')
+    row.update(asdict(provenance))
     row.update(params=int(params), macs=int(macs), seconds=round(float(seconds), 1),
                config_hash=config_hash)
     return row
@@ -102,6 +128,12 @@ def _upgrade(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.copy()
         frame['segmenter'] = names.where(~tta, names.str[:-len(LEGACY_TTA_SUFFIX)])
         frame.insert(list(frame.columns).index('seed') + 1, 'tta', tta)
+    missing = [name for name in AFTER_CLASS_COLUMNS if name not in frame.columns]
+    if missing and 'params' in frame.columns:
+        frame = frame.copy()
+        at = list(frame.columns).index('params')
+        for offset, name in enumerate(missing):
+            frame.insert(at + offset, name, float('nan') if name == 'aAcc' else '')
     return frame
 
 
@@ -111,7 +143,10 @@ def read_results(path: str) -> pd.DataFrame:
     if not os.path.isfile(path):
         return pd.DataFrame(columns=list(columns_for(())))
     try:
-        frame = pd.read_csv(path, dtype={'config_hash': str, 'source': str, 'segmenter': str})
+        frame = pd.read_csv(path, dtype={'config_hash': str, 'source': str, 'segmenter': str,
+                                         'schedule': str, 'pretrained': str,
+                                         'fusion_checkpoint': str}, keep_default_na=False,
+                            na_values=[''])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ResultsError(f'{path}: not a readable results store ({exc}).') from exc
     frame = _upgrade(frame)
@@ -121,7 +156,28 @@ def read_results(path: str) -> pd.DataFrame:
         raise ResultsError(f'{path}: not a results store of this benchmark (missing columns: '
                            f'{", ".join(missing)}).')
     frame['tta'] = frame['tta'].map(_as_bool).astype(bool)
+    for name in ('schedule', 'pretrained', 'fusion_checkpoint'):
+        frame[name] = frame[name].fillna('').astype(str)
+    _check_numbers(frame, path)
     return frame
+
+
+def _check_numbers(frame: pd.DataFrame, path: str) -> None:
+    """Refuse a value that is not a number in a metric column (an empty cell is NaN: a class
+    absent from both labels and predictions)."""
+    numeric = list(SUMMARY_COLUMNS) + class_columns(frame) + ['aAcc']
+    for column in numeric:
+        values = frame[column]
+        converted = pd.to_numeric(values, errors='coerce')
+        bad = converted.isna() & values.notna() & (values.astype(str).str.strip() != '')
+        if bad.any():
+            index = int(bad.to_numpy().nonzero()[0][0])
+            row = frame.iloc[index]
+            raise ResultsError(
+                f'{path}: row {index + 2} ({RunKey.from_row(row)}) has {column}='
+                f'{values.iloc[index]!r}, not a number. Correct or delete that row (the '
+                f'benchmark tool writes numbers only).')
+        frame[column] = converted.astype(float)
 
 
 def check_classes(frame: pd.DataFrame, classes: Sequence[str], path: str) -> None:

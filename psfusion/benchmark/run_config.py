@@ -7,9 +7,12 @@ folder), the seed, the pretrained-backbone decision (:mod:`.pretrained`) and the
 mean/std over its training images (:mod:`.stats`).  Validation during training is off: the test
 split is evaluated once, with the final weights, so no choice is made on test data.
 
-:func:`config_hash` identifies the recipe: the resolved config without machine-specific paths
-and names (:data:`BOOKKEEPING_KEYS`), so the same recipe on another machine or folder has the
-same hash and a finished run is recognised.
+:func:`config_hash` identifies the recipe, i.e. only what changes the trained model or its test
+result (:func:`recipe`): the model (with the per-source mean/std and the pretrained checkpoint's
+identity, not its path), optimiser, LR schedule, loop length, the datasets' pipelines and
+options, batch size and sampler, test-time augmentation pipeline, custom hooks and the seed.
+Workers, logging and checkpoint intervals, paths and names stay out, so the same recipe on
+another machine, folder or worker count has the same hash and a finished run is recognised.
 """
 from __future__ import annotations
 
@@ -37,11 +40,19 @@ Log = Callable[[str], None]
 SCHEDULES = {'160k': 'schedule_160k.py', 'quick': 'quick.py'}
 #: The keys a schedule file defines; :func:`apply_schedule` replaces them wholesale.
 SCHEDULE_KEYS = ('optim_wrapper', 'param_scheduler', 'train_cfg', 'default_hooks')
-#: Keys that do not change what is trained: machine paths, names, the modules a config imports
-#: to register its types (``custom_imports``), and decisions recorded for the log
-#: (``pretrained_decision``; the decision itself shows in ``model.backbone.init_cfg``).
-BOOKKEEPING_KEYS = ('work_dir', 'experiment_name', 'load_from', 'resume', 'launcher',
-                    'pretrained_decision', 'custom_imports')
+#: The top-level keys that make the recipe (:func:`recipe`); everything else (``work_dir``,
+#: ``default_hooks``, ``log_processor``, ``env_cfg``, ``visualizer``, ``custom_imports``,
+#: ``pretrained_decision``, the config layers' variables...) does not change what is trained.
+RECIPE_KEYS = ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'train_dataloader',
+               'test_dataloader', 'test_evaluator', 'tta_pipeline', 'tta_model', 'custom_hooks',
+               'randomness')
+#: Dataloader settings that change speed, not results.
+_LOADER_RUNTIME_KEYS = ('num_workers', 'persistent_workers', 'pin_memory', 'prefetch_factor')
+#: Loop settings that only say when to validate.
+_LOOP_RUNTIME_KEYS = ('val_interval', 'val_begin', 'dynamic_intervals')
+#: The schedule a config was given (:func:`apply_schedule`); a schedule file may name itself
+#: with a top-level ``schedule_name``; otherwise ``'config'``.
+SCHEDULE_NAME_KEY = 'schedule_name'
 _PATH_KEYS = ('data_root', 'fused_root')
 
 
@@ -140,6 +151,13 @@ def apply_schedule(cfg: Config, name: str, config_dir: Optional[str] = None) -> 
         {key: schedule.to_dict()[key] for key in SCHEDULE_KEYS}))
     for key in SCHEDULE_KEYS:
         cfg[key] = replacement[key]
+    cfg[SCHEDULE_NAME_KEY] = name
+
+
+def schedule_name(cfg: Config) -> str:
+    """The schedule's name (``'160k'``, ``'quick'``, ``'80k'``...) or ``'config'`` when the
+    config's own schedule does not name itself."""
+    return str(cfg.get(SCHEDULE_NAME_KEY) or 'config')
 
 
 def apply_max_iters(cfg: Config, max_iters: int) -> None:
@@ -212,12 +230,78 @@ def training_items(cfg: Config) -> list[dict]:
             for item in build_dataset(cfg, 'train_dataloader').data_list]
 
 
+def checkpoint_identity(checkpoint: str) -> str:
+    """A pretrained checkpoint as the recipe sees it: its file name and size in bytes
+    (``name:size``; a URL not downloaded yet counts by its name alone), not where it lies."""
+    name = os.path.basename(str(checkpoint).split('?')[0])
+    candidates = [str(checkpoint)]
+    if str(checkpoint).startswith(('http://', 'https://')):
+        from .pretrained import hub_dir
+        candidates.append(os.path.join(hub_dir(), name))
+    for path in candidates:
+        if os.path.isfile(path):
+            return f'{name}:{os.path.getsize(path)}'
+    return name
+
+
+def _with_checkpoint_identities(value):
+    """``value`` with every ``checkpoint``/``pretrained`` path replaced by its identity."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key in ('checkpoint', 'pretrained') and isinstance(item, str) and item:
+                out[key] = checkpoint_identity(item)
+            else:
+                out[key] = _with_checkpoint_identities(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_with_checkpoint_identities(item) for item in value]
+    return value
+
+
+def recipe(cfg: Config) -> dict:
+    """The part of a run config that changes the trained model or its test result
+    (:data:`RECIPE_KEYS`), with runtime-only settings, ``_delete_`` markers, dataset paths and
+    checkpoint locations taken out."""
+    data = _without_delete_markers(copy.deepcopy(cfg.to_dict()))
+    out = {key: data[key] for key in RECIPE_KEYS if data.get(key) is not None}
+    for loader in ('train_dataloader', 'test_dataloader'):
+        settings = out.get(loader)
+        if not settings:
+            continue
+        for key in _LOADER_RUNTIME_KEYS:
+            settings.pop(key, None)
+        dataset = settings.get('dataset') or {}
+        for key in _PATH_KEYS:
+            if dataset.get(key):
+                dataset[key] = f'<{key}>'
+    for key in _LOOP_RUNTIME_KEYS:
+        (out.get('train_cfg') or {}).pop(key, None)
+    evaluator = out.get('test_evaluator')
+    if isinstance(evaluator, dict):
+        evaluator.pop('pred_dir', None)
+        evaluator.pop('output_dir', None)
+    return _with_checkpoint_identities(out)
+
+
 def config_hash(cfg: Config) -> str:
-    """sha256 (16 hex digits) of the config without :data:`BOOKKEEPING_KEYS` and with the
-    datasets' ``data_root``/``fused_root`` replaced by placeholders."""
+    """sha256 (16 hex digits) of :func:`recipe`."""
+    text = json.dumps(recipe(cfg), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+#: What the hash of stores written before :func:`recipe` existed left out.
+_LEGACY_BOOKKEEPING_KEYS = ('work_dir', 'experiment_name', 'load_from', 'resume', 'launcher',
+                            'pretrained_decision', 'custom_imports')
+
+
+def legacy_config_hash(cfg: Config) -> str:
+    """The hash stores written before :func:`recipe` existed used (the whole config but paths
+    and names), so their finished runs are still recognised and their partial runs resumed."""
     data = copy.deepcopy(cfg.to_dict())
-    for key in BOOKKEEPING_KEYS:
+    for key in _LEGACY_BOOKKEEPING_KEYS:
         data.pop(key, None)
+    data.pop(SCHEDULE_NAME_KEY, None)
     for loader in ('train_dataloader', 'test_dataloader', 'val_dataloader'):
         dataset = (data.get(loader) or {}).get('dataset') or {}
         for key in _PATH_KEYS:

@@ -11,6 +11,7 @@ A work folder (``--work-dir``; one dataset) holds::
         iter_<n>.pth, last_checkpoint   mmengine's checkpoints (resume)
         train_seconds.json              training time summed over resumed sessions
         preds/ or preds_tta/            test predictions (class-id PNGs), without / with TTA
+        per_image.npz / per_image_tta.npz   per-image intersections and unions of the test
 
 A run folder is named by the key's segmenter, source and seed and the first 8 characters of the
 config hash; evaluating with and without test-time augmentation shares it (the same weights).
@@ -83,6 +84,11 @@ class RunFolder:
     def predictions(self, tta: bool = False) -> str:
         return os.path.join(self.path, 'preds_tta' if tta else 'preds')
 
+    def per_image(self, tta: bool = False) -> str:
+        """Per-image histograms of the test (``per_image.npz`` / ``per_image_tta.npz``; see
+        :func:`psfusion.metrics.segmentation.save_per_image`)."""
+        return os.path.join(self.path, 'per_image_tta.npz' if tta else 'per_image.npz')
+
     @property
     def train_seconds_file(self) -> str:
         return os.path.join(self.path, TRAIN_SECONDS_FILE)
@@ -149,6 +155,14 @@ class WorkDir:
                 known[source.name] = dict(kind=source.kind, folder=source.folder)
             write_json(self.sources, info, sort_keys=True)
 
+    def record_test_size(self, image_hw: Sequence[int]) -> None:
+        """Remember the test images' size (``test_hw`` in ``sources.json``): the tables print
+        the complexity counted at that size."""
+        with locked(self.sources):
+            info = read_json(self.sources, {})
+            info['test_hw'] = [int(v) for v in image_hw]
+            write_json(self.sources, info, sort_keys=True)
+
     def cached_complexity(self, segmenter: str, image_hw: Sequence[int]) -> Optional[dict]:
         """The stored complexity of ``segmenter`` at ``image_hw`` (None if not measured yet, or
         measured by a version that did not count the backbone's MACs)."""
@@ -162,6 +176,11 @@ class WorkDir:
             cache = read_complexity(self.root)
             cache[complexity_key(segmenter, image_hw)] = dict(value)
             write_json(self.complexity, cache, sort_keys=True)
+
+
+def run_folder_of(work_dir: str, row: Mapping) -> RunFolder:
+    """The run folder of a results row (with ``tta`` and ``config_hash``)."""
+    return WorkDir(work_dir).run_folder(RunKey.from_row(row), str(row['config_hash']))
 
 
 def prediction_dir(work_dir: str, row: Mapping) -> str:

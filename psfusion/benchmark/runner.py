@@ -27,10 +27,12 @@ from mmengine.config import Config
 from ..complexity import segmenter_complexity
 from ..metrics import segmentation as _segmentation  # noqa: F401  (registers the metric)
 from .checkpoints import trust_checkpoints_under
-from .results import (append_result, check_classes, find_result, read_results,
+from .results import (Provenance, append_result, check_classes, find_result, read_results,
                       row_from_metrics)
-from .run_config import RunOptions, RunSpec, build_dataset, build_run_config, config_hash
+from .run_config import (RunOptions, RunSpec, build_dataset, build_run_config,
+                         checkpoint_identity, config_hash, legacy_config_hash, schedule_name)
 from .run_paths import RunFolder, WorkDir
+from .sources import fusion_identity
 from .transforms import read_source_rgb
 
 Log = Callable[[str], None]
@@ -77,7 +79,8 @@ def runner_config(cfg: Config, spec: RunSpec, folder: RunFolder, phase: str) -> 
                                f'{time.strftime("%Y%m%d_%H%M%S")}_{time.time_ns() % 10**6}')
     tta = key.tta and phase == 'test'
     data['test_evaluator'] = dict(type='psfusion.PerClassIoUMetric',
-                                  pred_dir=folder.predictions(tta))
+                                  pred_dir=folder.predictions(tta),
+                                  per_image=folder.per_image(tta))
     if tta:
         if not data.get('tta_pipeline'):
             raise ValueError(f'{cfg.filename}: --tta needs a tta_pipeline in the config')
@@ -155,11 +158,34 @@ def model_complexity(model, segmenter: str, image_hw, work: WorkDir) -> dict:
     return value
 
 
+def provenance(cfg: Config, spec: RunSpec) -> Provenance:
+    """The run's provenance columns: schedule, iterations, total batch, pretrained checkpoint
+    and the fused source's fusion method and weights (:func:`.sources.fusion_identity`)."""
+    init_cfg = cfg.model.get('backbone', {}).get('init_cfg') or {}
+    checkpoint = init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    return Provenance(schedule=schedule_name(cfg), iters=int(cfg.train_cfg.max_iters),
+                      batch_size=int(cfg.train_dataloader.batch_size) * world,
+                      pretrained=checkpoint_identity(checkpoint) if checkpoint else 'none',
+                      fusion_checkpoint=fusion_identity(spec.source))
+
+
+def finished_row(frame, key, cfg: Config, chash: str) -> Optional[dict]:
+    """The finished row of this run: stored with the recipe hash, or with the hash stores
+    used before it (:func:`.run_config.legacy_config_hash`), so finished runs stay finished."""
+    for value in dict.fromkeys((chash, legacy_config_hash(cfg))):
+        done = find_result(frame, key, value)
+        if done is not None:
+            return done
+    return None
+
+
 def run_benchmark(spec: RunSpec, options: RunOptions, log: Log = print) -> tuple[dict, bool]:
     """Run (or skip) one benchmark run; returns ``(row, skipped)``.  See the module docstring.
 
     Raises:
-        psfusion.data.io.DataError: a missing or unreadable image, label or fused image.
+        psfusion.data.io.DataError: a missing or unreadable image, label or fused image, or a
+            fused source whose splits come from different fusion checkpoints.
         psfusion.benchmark.results.ResultsError: the store holds another dataset's classes.
     """
     key = spec.key
@@ -170,11 +196,12 @@ def run_benchmark(spec: RunSpec, options: RunOptions, log: Log = print) -> tuple
     classes = tuple(test_set.metainfo['classes'])
     frame = read_results(work.results)
     check_classes(frame, classes, work.results)
-    done = find_result(frame, key, chash)
+    done = finished_row(frame, key, cfg, chash)
     if done is not None:
-        log(f'skip {key}: finished (config {chash}, mIoU {done["mIoU"]:.2f})')
+        log(f'skip {key}: finished (config {done["config_hash"]}, mIoU {done["mIoU"]:.2f})')
         return done, True
     folder = work.run_folder(key, chash)
+    origin = provenance(cfg, spec)  # checks the fused splits agree, before training
     os.makedirs(folder.path, exist_ok=True)
     log(f'run {key} in {folder.path} (pretrained: {cfg.pretrained_decision}; mean '
         f'{list(cfg.model.data_preprocessor.mean)}, std {list(cfg.model.data_preprocessor.std)})')
@@ -184,10 +211,12 @@ def run_benchmark(spec: RunSpec, options: RunOptions, log: Log = print) -> tuple
         metrics, model = evaluate(cfg, spec, checkpoint, folder, runner)
         test_seconds = time.perf_counter() - start
         del runner
-    complexity = model_complexity(model, key.segmenter, image_size(test_set.get_data_info(0)),
-                                  work)
+    test_hw = image_size(test_set.get_data_info(0))
+    complexity = model_complexity(model, key.segmenter, test_hw, work)
+    work.record_test_size(test_hw)
     row = row_from_metrics(key, metrics, classes, params=complexity['params'],
                            macs=complexity['macs'],
-                           seconds=folder.train_seconds() + test_seconds, config_hash=chash)
+                           seconds=folder.train_seconds() + test_seconds, config_hash=chash,
+                           provenance=origin)
     append_result(work.results, row, classes)
     return row, False

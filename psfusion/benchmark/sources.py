@@ -162,3 +162,46 @@ def resolve_fused_images(root: str, split: str, stems: Sequence[str],
     raise DataError(f'fused image for {shown} of split {split!r} not found in {folder} (the '
                     f'closest of: {", ".join(searched)}). Fuse every image of the split, or '
                     f'name the folder that holds them.')
+
+
+def _manifest_identity(folder: str) -> Optional[str]:
+    """``method key=value ...`` from ``folder/manifest.json`` (checksums shortened to 12
+    hex digits), or None without a manifest."""
+    import json
+
+    path = os.path.join(folder, 'manifest.json')
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding='utf-8') as handle:
+            manifest = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise DataError(f'{path}: unreadable manifest ({exc}). Fuse the folder again with '
+                        f'tools/fuse.py, or remove the manifest.') from exc
+    parts = [str(manifest.get('method') or 'unknown method')]
+    for key, value in sorted((manifest.get('identity') or {}).items()):
+        text = str(value)
+        if key.endswith('sha256') and len(text) > 12:
+            text = text[:12]
+        parts.append(f'{key}={text}')
+    return ' '.join(parts)
+
+
+def fusion_identity(source: Source, splits: Sequence[str] = ('train', 'test')) -> str:
+    """What made a fused source's images: its fusion method and weights, from the
+    ``manifest.json`` of each split's folder (``''`` for ``ir``/``vi``; ``'no manifest'`` for
+    a folder of another method's results without one).
+
+    Raises:
+        DataError: the splits come from different methods or checkpoints (their manifests
+            disagree): a segmenter trained on one and tested on the other measures nothing.
+    """
+    if not source.is_fused or not source.folder:
+        return ''
+    found = {split: _manifest_identity(split_folder(source.folder, split)) for split in splits}
+    known = {split: value for split, value in found.items() if value is not None}
+    if len(set(known.values())) > 1:
+        detail = '; '.join(f'{split}: {value}' for split, value in known.items())
+        raise DataError(f'source {source.name!r}: its splits were fused by different methods or '
+                        f'checkpoints ({detail}). Fuse every split with the same checkpoint.')
+    return next(iter(known.values()), 'no manifest')

@@ -13,6 +13,8 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..errors import PsfusionError
+
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 NUM_CLASSES = 9
 IGNORE_INDEX = 255
@@ -21,7 +23,7 @@ IGNORE_INDEX = 255
 GREY_TOLERANCE = 2
 
 
-class DataError(ValueError):
+class DataError(PsfusionError, ValueError):
     """A problem with the user's data: the message names the file and says how to fix it."""
 
 

@@ -14,6 +14,10 @@ A :class:`Fuser` fuses a batch of registered pairs:
   ``B x 3 x H x W`` (RGB), float in [0, 1] (rounded to uint8 by the writer) or uint8 (written
   as is).  ``semantic`` (``B x H x W`` class ids) only when asked for and
   :attr:`Fuser.has_semantic`.
+* **Memory**: :meth:`bytes_per_pixel` (working memory of one fused pixel, for the writer's
+  pixel budget), :attr:`size_multiple` (the method pads to it: tiles are cut to it) and
+  :attr:`tile_overlap` (how far tiles of an image too large to fuse at once overlap; see
+  :mod:`psfusion.fusing.tiling`).
 * **Manifest**: :attr:`name`, :meth:`identity` (what must match for a rerun to continue an
   output folder), :meth:`describe` (further fields worth recording), :meth:`complexity`
   (``params`` and ``macs`` of fusing one pair; 0 for parameter-free methods), and the
@@ -30,13 +34,15 @@ from typing import ClassVar, Optional, Union
 
 import torch
 
+from ..errors import PsfusionError
+
 __all__ = ['Fuser', 'FusionOutput', 'FusingError', 'Y_COLOUR']
 
 #: The colour rule of a fuser that outputs a fused luma (the writer's merge).
 Y_COLOUR = 'fused Y + visible CbCr (BT.601), rounded to uint8'
 
 
-class FusingError(RuntimeError):
+class FusingError(PsfusionError, RuntimeError):
     """A problem with a fusing run's method, inputs or output folder (the message says which
     and how to fix it)."""
 
@@ -64,6 +70,16 @@ class Fuser(ABC):
     #: True when the method is built from a config and a checkpoint (``tools/fuse.py``'s
     #: positional CONFIG and CHECKPOINT).
     uses_model_files: ClassVar[bool] = False
+    #: The method pads each image to a multiple of this (tiles are cut to it).
+    size_multiple: ClassVar[int] = 1
+    #: Overlap, in pixels, of neighbouring tiles of an image too large to fuse at once.
+    tile_overlap: ClassVar[int] = 32
+
+    def bytes_per_pixel(self) -> float:
+        """Working memory of fusing one pixel, bytes (an upper estimate; the writer's default
+        pixel budget divides the available memory by it).  Default: a generous 512 for the
+        classical methods (float64 images and a few filtered copies)."""
+        return 512.0
 
     def __init__(self, device: Union[str, torch.device] = 'cpu') -> None:
         self.device = torch.device(device)

@@ -22,6 +22,7 @@ the fusion network's own semantic head, Table 5).
 from __future__ import annotations
 
 import math
+import os
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
@@ -101,6 +102,33 @@ def evaluate_label_pairs(pairs: Iterable[tuple[np.ndarray, np.ndarray]],
     return summarize_areas(inter, union, lab, class_names)
 
 
+def save_per_image(path: str, names: Sequence[str], intersect: np.ndarray, union: np.ndarray,
+                   label: np.ndarray, class_names: Sequence[str]) -> None:
+    """Write per-image histograms (``N x classes`` pixel counts, images in test order) to a
+    ``.npz`` file, atomically: arrays ``names``, ``intersect``, ``union``, ``label`` and
+    ``classes``.  Summing the rows of any subset of images and calling
+    :func:`summarize_areas` gives that subset's metrics exactly."""
+    from ..fileio import atomic_write
+
+    arrays = dict(names=np.asarray(list(names), dtype=str),
+                  intersect=np.asarray(intersect, np.float64),
+                  union=np.asarray(union, np.float64), label=np.asarray(label, np.float64),
+                  classes=np.asarray(list(class_names), dtype=str))
+
+    def write(tmp: str) -> None:
+        with open(tmp, 'wb') as handle:
+            np.savez_compressed(handle, **arrays)
+
+    atomic_write(path, write)
+
+
+def load_per_image(path: str) -> dict:
+    """The arrays :func:`save_per_image` wrote (``names``, ``intersect``, ``union``, ``label``,
+    ``classes``)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
 def format_class_table(metrics: dict[str, float], class_names: Sequence[str]) -> str:
     """A plain-text per-class table (IoU and Acc in percent) for logs."""
     width = max(len(name) for name in list(class_names) + ['mean'])
@@ -119,13 +147,16 @@ class PerClassIoUMetric(IoUMetric):
     Args:
         pred_dir: if given, the prediction of every test image is written there as a class-id
             PNG named by the image's stem (mmseg's ``output_dir``), e.g. for qualitative figures.
+        per_image: if given, a ``.npz`` file written with every test image's histograms
+            (:func:`save_per_image`): what bootstrap intervals and day/night scores need.
         **kwargs: passed to :class:`~mmseg.evaluation.IoUMetric` (``ignore_index``, ...).
             Only ``iou_metrics=['mIoU']`` is supported.
 
     Under mmseg's default scope, build it as ``dict(type='psfusion.PerClassIoUMetric')``.
     """
 
-    def __init__(self, pred_dir: Optional[str] = None, **kwargs) -> None:
+    def __init__(self, pred_dir: Optional[str] = None, per_image: Optional[str] = None,
+                 **kwargs) -> None:
         metrics = kwargs.pop('iou_metrics', ['mIoU'])
         if list(metrics) != ['mIoU']:
             raise ValueError(f'PerClassIoUMetric computes IoU and Acc only; got iou_metrics='
@@ -133,15 +164,28 @@ class PerClassIoUMetric(IoUMetric):
         if kwargs.get('format_only'):
             raise ValueError('PerClassIoUMetric evaluates; use IoUMetric for format_only')
         super().__init__(iou_metrics=['mIoU'], output_dir=pred_dir, **kwargs)
+        self.per_image = per_image
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """mmseg's histograms of each image, with the image's stem appended (so per-image
+        results stay named after results are gathered from several processes)."""
+        start = len(self.results)
+        super().process(data_batch, data_samples)
+        for offset, sample in enumerate(data_samples):
+            stem = os.path.splitext(os.path.basename(sample['img_path']))[0]
+            self.results[start + offset] = tuple(self.results[start + offset]) + (stem, )
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         """``aAcc``, ``mIoU``, ``mAcc``, ``IoU.<class>`` and ``Acc.<class>`` in percent."""
         if not results:
             raise ValueError('PerClassIoUMetric: no results to evaluate (empty test set?)')
         class_names = self.dataset_meta['classes']
-        inter, union, _, label = (torch.stack(list(column)).sum(0).numpy()
-                                  for column in zip(*results))
-        metrics = summarize_areas(inter, union, label, class_names)
+        columns = list(zip(*results))
+        inter, union, _, label = (torch.stack(list(column)).numpy() for column in columns[:4])
+        if self.per_image:
+            names = columns[4] if len(columns) > 4 else [str(i) for i in range(len(inter))]
+            save_per_image(self.per_image, names, inter, union, label, class_names)
+        metrics = summarize_areas(inter.sum(0), union.sum(0), label.sum(0), class_names)
         print_log('per-class results (%):\n' + format_class_table(metrics, class_names),
                   logger=MMLogger.get_current_instance())
         return metrics

@@ -22,6 +22,7 @@ import torch
 from mmpretrain.models.backbones import ResNet
 from torch import nn
 
+from ..errors import PsfusionError
 from .layers import FReLU, conv_bn_act
 
 
@@ -44,7 +45,7 @@ class SFEB2(nn.Sequential):
             nn.Conv2d(channels, channels, 3, padding=1))
 
 
-class PretrainedTrunkError(RuntimeError):
+class PretrainedTrunkError(PsfusionError, RuntimeError):
     """The configured ImageNet trunk checkpoint could not be read."""
 
 
@@ -59,17 +60,30 @@ def load_trunk_state_dict(path: str) -> dict:
             'https://download.pytorch.org/models/resnet34-b627a593.pth, or mmpretrain\'s '
             'resnet34_8xb32_in1k), copy it here and set model.backbone_pretrained=PATH, or set '
             'model.backbone_pretrained=None to train the trunks from scratch.')
+    from ..engine.checkpoint import load_checkpoint_checked
+    from ..errors import CheckpointError
+
+    if path.startswith(('http://', 'https://')):
+        cached = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(path))
+        if not os.path.isfile(cached):
+            try:
+                os.makedirs(os.path.dirname(cached), exist_ok=True)
+                torch.hub.download_url_to_file(path, cached, progress=False)
+            except Exception as exc:  # noqa: BLE001 - every download failure, same advice
+                raise PretrainedTrunkError(f'cannot download the pretrained trunk checkpoint '
+                                           f'{path!r} ({type(exc).__name__}: {exc}). '
+                                           f'{hint}') from exc
+        local = cached
+    elif not os.path.isfile(path):
+        raise PretrainedTrunkError(f'the pretrained trunk checkpoint {path!r} does not exist. '
+                                   f'{hint}')
+    else:
+        local = path
     try:
-        if path.startswith(('http://', 'https://')):
-            state = torch.hub.load_state_dict_from_url(path, map_location='cpu',
-                                                       weights_only=True)
-        else:
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f'{path}: no such file')
-            state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - every failure gets the same advice
-        raise PretrainedTrunkError(f'cannot read the pretrained trunk checkpoint {path!r} '
-                                   f'({type(exc).__name__}: {exc}). {hint}') from exc
+        state = load_checkpoint_checked(local, advice=f'Delete it. {hint}')
+    except CheckpointError as exc:
+        raise PretrainedTrunkError(f'pretrained trunk (model.backbone_pretrained): {exc}') \
+            from exc
     if isinstance(state, dict) and 'state_dict' in state:
         state = state['state_dict']
     if not isinstance(state, dict):

@@ -24,7 +24,8 @@ from psfusion.benchmark.sources import parse_source
 from psfusion.data.io import read_label
 from psfusion.data.layouts import FMB_CLASSES, MSRS_CLASSES as CLASSES
 from psfusion.data.synthetic import write_synthetic_dataset
-from psfusion.metrics.segmentation import evaluate_label_pairs
+from psfusion.metrics.segmentation import (evaluate_label_pairs, load_per_image,
+                                           summarize_areas)
 
 from ._data import cached_mmseg_metainfo, make_average_fused, make_synthetic
 
@@ -69,6 +70,12 @@ def test_results_store_has_one_row_per_run(run):
     assert complexity['segformer_mini@64x80']['macs'] == frame['macs'].iloc[0]
     assert 0 < complexity['segformer_mini@64x80']['backbone_macs'] < frame['macs'].iloc[0]
     assert frame['config_hash'].nunique() == 3  # per-source mean/std differ
+    # provenance: the schedule named, its length as run, the batch, no pretrained file
+    assert frame['schedule'].tolist() == ['quick'] * 3 and (frame['iters'] == 2).all()
+    assert (frame['batch_size'] == 2).all() and (frame['pretrained'] == 'none').all()
+    assert frame['fusion_checkpoint'].tolist()[:2] == ['', '']  # ir, vi
+    assert frame['fusion_checkpoint'].tolist()[2].startswith('average rule=')  # manifest
+    assert ((frame['aAcc'] > 0) & (frame['aAcc'] <= 100)).all()
     for column in ('mIoU', 'mAcc') + tuple(CLASSES):
         values = frame[column].dropna()
         assert ((values >= 0) & (values <= 100)).all()
@@ -85,6 +92,13 @@ def test_store_values_equal_the_saved_predictions_scored_again(run):
                  for stem, label in sorted(labels.items())]
         metrics = evaluate_label_pairs(pairs, CLASSES)
         assert row['mIoU'] == pytest.approx(metrics['mIoU'], abs=1e-9)
+        # the per-image histograms beside the predictions add up to the same numbers
+        per_image = load_per_image(os.path.join(os.path.dirname(folder), 'per_image.npz'))
+        assert sorted(per_image['names'].tolist()) == sorted(labels)
+        again = summarize_areas(per_image['intersect'].sum(0), per_image['union'].sum(0),
+                                per_image['label'].sum(0), CLASSES)
+        assert again['mIoU'] == pytest.approx(row['mIoU'], abs=1e-9)
+        assert again['aAcc'] == pytest.approx(row['aAcc'], abs=1e-9)
         for name in CLASSES:
             expected = metrics[f'IoU.{name}']
             assert (pd.isna(row[name]) and pd.isna(expected)) or \
@@ -263,7 +277,7 @@ def test_fmb_layout_end_to_end_with_a_builtin_source(tmp_path, capsys):
     assert json.loads((work / 'sources.json').read_text())['sources']['avg'] == dict(
         kind='fused', folder=str(fused))
     header = (work / 'results.csv').read_text().splitlines()[0].split(',')
-    assert header[header.index('mAcc') + 1:header.index('params')] == list(FMB_CLASSES)
+    assert header[header.index('mAcc') + 1:header.index('aAcc')] == list(FMB_CLASSES)
     frame = pd.read_csv(work / 'results.csv')
     assert frame['dataset'].tolist() == ['fmb', 'fmb']
     assert frame['source'].tolist() == ['ir', 'avg'] and frame['tta'].tolist() == [False, False]

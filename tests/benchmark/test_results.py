@@ -6,9 +6,9 @@ import os
 import pandas as pd
 import pytest
 
-from psfusion.benchmark.results import (KEY_COLUMNS, ResultsError, RunKey, append_result,
-                                        class_columns, columns_for, find_result, latest_results,
-                                        read_results, row_from_metrics)
+from psfusion.benchmark.results import (KEY_COLUMNS, Provenance, ResultsError, RunKey,
+                                        append_result, class_columns, columns_for, find_result,
+                                        latest_results, read_results, row_from_metrics)
 from psfusion.data.layouts import FMB_CLASSES, MSRS_CLASSES
 
 
@@ -24,13 +24,15 @@ def _row(seed=0, source='ir', offset=0.0, chash='abc', tta=False, dataset='msrs'
          classes=MSRS_CLASSES):
     key = RunKey(dataset, 'segnext_b', source, seed, tta)
     return row_from_metrics(key, _metrics(offset, classes), classes, params=27_600_000,
-                            macs=10**9, seconds=12.345, config_hash=chash)
+                            macs=10**9, seconds=12.345, config_hash=chash,
+                            provenance=Provenance('quick', 300, 8, 'none'))
 
 
 def test_schema_matches_the_specification():
     assert columns_for(MSRS_CLASSES) == (
         'dataset', 'segmenter', 'source', 'seed', 'tta', 'mIoU', 'mAcc', 'unlabelled', 'car',
-        'person', 'bike', 'curve', 'car_stop', 'guardrail', 'color_cone', 'bump', 'params',
+        'person', 'bike', 'curve', 'car_stop', 'guardrail', 'color_cone', 'bump', 'aAcc',
+        'schedule', 'iters', 'batch_size', 'pretrained', 'fusion_checkpoint', 'params',
         'macs', 'seconds', 'config_hash')
     assert KEY_COLUMNS == ('dataset', 'segmenter', 'source', 'seed', 'tta')
 
@@ -107,7 +109,44 @@ def test_old_store_with_tta_suffix_and_flops_column_still_reads(tmp_path):
     # appending to an old store writes today's format
     append_result(str(path), _row(2, source='vi'), MSRS_CLASSES)
     assert open(path).readline().strip().split(',') == list(columns_for(MSRS_CLASSES))
-    assert read_results(str(path))['tta'].tolist() == [False, True, False]
+    again = read_results(str(path))
+    assert again['tta'].tolist() == [False, True, False]
+    # the old rows' provenance is unknown (empty), the new row's is recorded
+    assert again['schedule'].tolist() == ['', '', 'quick']
+    assert again['iters'].tolist()[2] == 300 and again['aAcc'].tolist()[2] == 90.0
+
+
+def test_provenance_columns_round_trip(tmp_path):
+    path = str(tmp_path / 'results.csv')
+    key = RunKey('msrs', 'segnext_b', 'psfusion', 0)
+    provenance = Provenance('160k', 160000, 8, 'mscan_b.pth:108958464',
+                            'psfusion checkpoint_sha256=0123456789ab')
+    append_result(path, row_from_metrics(key, _metrics(0.0), MSRS_CLASSES, params=1, macs=2,
+                                         seconds=3.0, config_hash='h',
+                                         provenance=provenance), MSRS_CLASSES)
+    append_result(path, _row(0, source='ir'), MSRS_CLASSES)
+    frame = read_results(path)
+    fused, infrared = frame.iloc[0], frame.iloc[1]
+    assert (fused['schedule'], fused['iters'], fused['batch_size']) == ('160k', 160000, 8)
+    assert fused['pretrained'] == 'mscan_b.pth:108958464'
+    assert fused['fusion_checkpoint'] == 'psfusion checkpoint_sha256=0123456789ab'
+    assert infrared['fusion_checkpoint'] == ''  # empty for a single source, not NaN
+    assert fused['aAcc'] == 90.0
+
+
+def test_a_metric_that_is_not_a_number_is_named(tmp_path):
+    path = tmp_path / 'results.csv'
+    append_result(str(path), _row(0), MSRS_CLASSES)
+    append_result(str(path), _row(1), MSRS_CLASSES)
+    lines = path.read_text().splitlines()
+    header = lines[0].split(',')
+    values = lines[2].split(',')
+    values[header.index('mIoU')] = 'abc'
+    lines[2] = ','.join(values)
+    path.write_text('\n'.join(lines) + '\n')
+    with pytest.raises(ResultsError, match=r"row 3 \(segnext_b / ir / seed 1\) has "
+                       r"mIoU='abc', not a number"):
+        read_results(str(path))
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):

@@ -12,7 +12,8 @@ from psfusion.benchmark.checkpoints import trust_checkpoints_under
 from psfusion.benchmark.pretrained import PretrainedUnavailable, resolve_pretrained
 from psfusion.benchmark.results import RunKey
 from psfusion.benchmark.run_config import (RunSpec, apply_image_size, apply_max_iters,
-                                           apply_schedule, config_hash, load_config)
+                                           apply_schedule, config_hash,
+                                           legacy_config_hash, load_config)
 from psfusion.benchmark.run_paths import RunFolder
 from psfusion.benchmark.runner import PlainTextConfig, runner_config
 from psfusion.benchmark.sources import Source
@@ -137,12 +138,76 @@ def test_config_hash_ignores_paths_but_not_the_recipe():
 
 
 def test_config_hash_is_the_one_finished_runs_were_stored_with():
-    """The value of the hash before runs.py was split: finished runs keep being skipped."""
+    """Pinned values: the recipe hash, and the hash stores written before it used (still
+    recognised by the runner, so finished runs keep being skipped)."""
     model = dict(type='EncoderDecoder', data_preprocessor=dict(mean=[1.0, 2.0, 3.0]))
     dataset = dict(type='X', data_root='/a', fused_root='/b')
     cfg = Config(dict(model=model, train_dataloader=dict(dataset=dataset),
                       randomness=dict(seed=0), work_dir='/w', pretrained_decision='off'))
+    assert legacy_config_hash(cfg) == '6f7cbbc38da8dafc'
+    assert config_hash(cfg) == '6f7cbbc38da8dafc'  # nothing runtime-only in it: the same
+    cfg.train_dataloader.num_workers = 4
     assert config_hash(cfg) == '6f7cbbc38da8dafc'
+    assert legacy_config_hash(cfg) != '6f7cbbc38da8dafc'
+
+
+def _quick_run_config(**changes) -> Config:
+    cfg = _cfg('segformer_mini', 'synthetic')
+    for key, value in changes.items():
+        cfg.merge_from_dict({key: value})
+    return cfg
+
+
+def test_config_hash_ignores_what_does_not_change_the_trained_model():
+    """Workers, logging and checkpoint intervals, validation settings and an explicit
+    ``--schedule`` equal to the config's own keep the hash; lr, batch, iterations, crop,
+    mean/std, seed and the pretrained file change it."""
+    base = config_hash(_cfg('segnext_b', 'msrs'))
+    explicit = _cfg('segnext_b', 'msrs')
+    apply_schedule(explicit, '160k')  # the config's own schedule, now by name
+    assert config_hash(explicit) == base
+    same = [
+        {'train_dataloader.num_workers': 7, 'test_dataloader.num_workers': 0,
+         'train_dataloader.persistent_workers': False},
+        {'default_hooks.logger.interval': 7},
+        {'default_hooks.checkpoint.interval': 3},
+        {'train_cfg.val_interval': 5},
+        {'log_processor.window_size': 3},
+        {'env_cfg.cudnn_benchmark': True},
+    ]
+    for changes in same:
+        cfg = _cfg('segnext_b', 'msrs')
+        cfg.merge_from_dict(changes)
+        assert config_hash(cfg) == base, changes
+    different = [
+        {'optim_wrapper.optimizer.lr': 1e-4},
+        {'train_dataloader.batch_size': 16},
+        {'train_cfg.max_iters': 80000},
+        {'model.data_preprocessor.std': [1.0, 1.0, 1.0]},
+        {'randomness.seed': 5},
+        {'model.backbone.init_cfg.checkpoint': 'other_mscan_b.pth'},
+    ]
+    for changes in different:
+        cfg = _cfg('segnext_b', 'msrs')
+        cfg.merge_from_dict(changes)
+        assert config_hash(cfg) != base, changes
+
+
+def test_pretrained_checkpoint_counts_by_name_and_size_not_place(tmp_path):
+    first, second = tmp_path / 'a', tmp_path / 'b'
+    first.mkdir(), second.mkdir()
+    (first / 'mscan_b.pth').write_bytes(b'x' * 10)
+    (second / 'mscan_b.pth').write_bytes(b'x' * 10)
+    hashes = []
+    for folder in (first, second):
+        cfg = _cfg('segnext_b', 'msrs')
+        cfg.model.backbone.init_cfg.checkpoint = str(folder / 'mscan_b.pth')
+        hashes.append(config_hash(cfg))
+    assert hashes[0] == hashes[1]
+    (second / 'mscan_b.pth').write_bytes(b'x' * 11)  # another file of the same name
+    cfg = _cfg('segnext_b', 'msrs')
+    cfg.model.backbone.init_cfg.checkpoint = str(second / 'mscan_b.pth')
+    assert config_hash(cfg) != hashes[0]
 
 
 def test_runner_config_keeps_only_what_a_runner_reads(tmp_path):

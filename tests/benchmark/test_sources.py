@@ -105,3 +105,26 @@ def test_the_layouts_output_folder_is_searched_first(tmp_path):
     assert found == {'00001D': str(tmp_path / 'fused' / '00001D.png')}
     assert resolve_fused_images(str(tmp_path), 'test', ['00001D'])['00001D'] == \
         str(tmp_path / 'test' / 'fused' / '00001D.png')
+
+
+def test_fusion_identity_comes_from_the_manifests_and_splits_must_agree(tmp_path):
+    import json
+
+    from psfusion.benchmark.sources import Source, fusion_identity
+
+    assert fusion_identity(Source('ir', 'ir')) == ''
+    for split, checkpoint in (('train', 'a' * 64), ('test', 'a' * 64)):
+        folder = tmp_path / f'fused_{split}'
+        folder.mkdir()
+        (folder / 'manifest.json').write_text(json.dumps(dict(
+            method='psfusion', identity=dict(checkpoint_sha256=checkpoint, random_seed=0))))
+    source = Source('psfusion', 'fused', str(tmp_path / 'fused_{split}'))
+    assert fusion_identity(source) == 'psfusion checkpoint_sha256=aaaaaaaaaaaa random_seed=0'
+    (tmp_path / 'fused_test' / 'manifest.json').write_text(json.dumps(dict(
+        method='psfusion', identity=dict(checkpoint_sha256='b' * 64, random_seed=0))))
+    with pytest.raises(DataError, match=r"source 'psfusion': its splits were fused by different "
+                       r'methods or checkpoints \(train: psfusion checkpoint_sha256=aaaaaaaaaaaa '
+                       r'random_seed=0; test: psfusion checkpoint_sha256=bbbbbbbbbbbb'):
+        fusion_identity(source)
+    (tmp_path / 'plain').mkdir()
+    assert fusion_identity(Source('other', 'fused', str(tmp_path / 'plain'))) == 'no manifest'
