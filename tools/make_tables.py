@@ -13,10 +13,11 @@ import os
 import sys
 
 import psfusion  # noqa: F401  (must precede any mmseg import)
+from psfusion.cli import add_debug_argument, run_tool
 from psfusion.benchmark.catalog import DATASETS, check_dataset
 from psfusion.benchmark.report import TableOptions, build_tables
 from psfusion.benchmark.tables import DEFAULT_REPORTED, FORMATS
-from psfusion.data.io import DataError
+from psfusion.errors import PsfusionError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -40,6 +41,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--no-figure', action='store_true', help='skip the qualitative figure')
     parser.add_argument('--figure-images', type=int, default=4)
     parser.add_argument('--figure-seg', help='segmenter whose predictions the figure shows')
+    parser.add_argument('--allow-mixed', action='store_true',
+                        help='build the tables even when runs of different recipes (schedule, '
+                        'iterations, batch, pretrained) would share them; each table then '
+                        'lists the recipes in a footnote')
+    parser.add_argument('--no-stats', action='store_true',
+                        help='skip the intervals, paired comparisons and day/night scores '
+                        '(stats.md)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -64,18 +73,21 @@ def main(argv=None) -> int:
     if not os.path.isfile(results):
         print(f'error: {results}: results store not found; run '
               f'tools/benchmark_downstream.py first (or pass --results).', file=sys.stderr)
-        return 1
+        return 2
     options = TableOptions(
         formats=[f.strip() for f in args.format.split(',') if f.strip()],
         reported=reported_selection(args.reported), fusion_source=args.fusion_source,
         seg_pred=args.seg_pred, figure=not args.no_figure, figure_images=args.figure_images,
-        figure_segmenter=args.figure_seg)
+        figure_segmenter=args.figure_seg, allow_mixed=args.allow_mixed,
+        stats=not args.no_stats)
     out = args.out or os.path.dirname(os.path.abspath(results))
     try:
         written = build_tables(results, dataset, out, options)
-    except (ValueError, DataError) as exc:
+    except (ValueError, PsfusionError) as exc:
+        if args.debug:
+            raise
         print(f'error: {exc}', file=sys.stderr)
-        return 1
+        return 2
     with open(written['table.md'], encoding='utf-8') as handle:
         print(handle.read())
     print('written: ' + ', '.join(written[name] for name in sorted(written)))
@@ -83,4 +95,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

@@ -4,8 +4,14 @@ The work folder (the store's folder) also holds ``sources.json`` (dataset root a
 folder, written by the benchmark tool) and ``complexity.json`` (segmenter parameters/FLOPs).
 
 Outputs in ``out_dir``: ``table.md`` (every table, Markdown), ``table1.<fmt>``,
-``table2.<fmt>``, ``table5.<fmt>``, ``complexity.<fmt>`` for each requested format, and
+``table2.<fmt>``, ``table5.<fmt>``, ``complexity.<fmt>`` for each requested format,
+``stats.md`` (intervals, comparisons, day and night: :mod:`.uncertainty`) and
 ``figure_<dataset>.png`` (the qualitative figure).
+
+Each table says what it is: the recipe of its runs (schedule, iterations, batch, pretrained
+checkpoint), the number of seeds per cell, and that the paper's numbers were likely evaluated
+with test-time augmentation.  Runs of different recipes are refused in one table unless
+``allow_mixed`` (then footnoted).
 """
 from __future__ import annotations
 
@@ -26,9 +32,12 @@ from .results import RunKey, check_classes, find_result, latest_results, read_re
 from .run_paths import SOURCES_FILE, prediction_dir, read_complexity
 from .sources import split_folder
 from .tables import (DEFAULT_REPORTED, FORMATS, ClassInfo, complexity_table,
-                     ordered_segmenters, ordered_sources, pipeline_complexity, rank_marks,
-                     read_manifest_complexity, render, select_reported, seg_title,
-                     source_title, summarize, table1, table2, table5)
+                     mark_seed_counts, ordered_segmenters, ordered_sources, pipeline_complexity,
+                     rank_marks, read_manifest_complexity, recipe_text, recipes_present,
+                     render, seed_counts,
+                     select_reported, seg_title, source_title, summarize, table1, table2,
+                     table5, table_rows)
+from .uncertainty import load_cells, uncertainty_markdown
 
 
 @dataclass
@@ -46,6 +55,9 @@ class TableOptions:
         figure: draw the qualitative figure; ``figure_images`` rows, predictions of
             ``figure_segmenter`` (default: the first segmenter with results).
         split: the evaluated split (labels for Table 5, images for the figure).
+        allow_mixed: build the tables from runs of different recipes (footnoted) instead of
+            stopping.
+        stats: write the intervals, comparisons and day/night scores (``stats.md``).
     """
     formats: Sequence[str] = ('md', )
     reported: Optional[Sequence[str]] = DEFAULT_REPORTED
@@ -55,6 +67,37 @@ class TableOptions:
     figure_images: int = 4
     figure_segmenter: Optional[str] = None
     split: str = 'test'
+    allow_mixed: bool = False
+    stats: bool = True
+
+
+#: Said under every table that quotes the paper.
+TTA_NOTE = ('The paper\'s numbers were most likely evaluated with multi-scale + flip test-time '
+            'augmentation (the authors\' mmseg configs); compare them with our "+ TTA" rows '
+            '(`--tta`), not only with single-scale ones.')
+
+
+def recipe_notes(rows, summary) -> list[str]:
+    """What every table states: the recipe(s) of its runs (``rows``: every key's latest row
+    of each recipe, :func:`.tables.recipes_present`) and the seeds per cell."""
+    recipes = list(dict.fromkeys(rows['recipe'])) if len(rows) else []
+    notes = []
+    if len(recipes) == 1:
+        notes.append(f'Recipe: {recipe_text(recipes[0])}.')
+    elif recipes:
+        parts = []
+        for recipe in recipes:
+            runs = rows[rows['recipe'] == recipe]
+            cells = sorted({f'{r.segmenter}/{r.source}' for r in runs.itertuples()})
+            parts.append(f'{recipe_text(recipe)} ({", ".join(cells)})')
+        notes.append('**Mixed recipes (--allow-mixed)**: ' + '; '.join(parts) + '.')
+    counts = seed_counts(summary)
+    if len(counts) == 1:
+        notes.append(f'Each cell: n={counts[0]} seed{"s" if counts[0] != 1 else ""}'
+                     f'{" (mean ± std)" if counts[0] > 1 else ""}.')
+    elif counts:
+        notes.append('Cells stand on different numbers of seeds: each shows its (n=k).')
+    return notes
 
 
 def _read_json(path: str) -> dict:
@@ -118,10 +161,10 @@ def semantic_head_metrics(dataset: str, data_root: str, pred_dir: str,
 
 
 def _section(title: str, frame, marks, fmt: str, note: str = '') -> str:
-    body = render(frame, marks, fmt)
+    body = render(frame, marks, fmt, note=note)
     if fmt != 'md':
         return body
-    return f'## {title}\n\n' + (f'{note}\n\n' if note else '') + body + '\n'
+    return f'## {title}\n\n' + body + '\n'
 
 
 def segmenter_summary(results_path: str, dataset: str, segmenter: str,
@@ -139,6 +182,26 @@ def segmenter_summary(results_path: str, dataset: str, segmenter: str,
     return f'{name} on {dataset_title(dataset)}, IoU (%):\n\n' + render(frame, marks, 'md')
 
 
+def _note(common: str, text: str, extra: Sequence[str] = ()) -> str:
+    return ' '.join(part for part in [common, text] + list(extra) if part)
+
+
+def t1_reported_notes(table, reported) -> list[str]:
+    """The TTA remark and the notes of the reported rows a Table 1 layout shows."""
+    shown = {c[:-len(' (reported)')] for c in table.columns if c.endswith(' (reported)')}
+    notes = [f'{row.method} ({display_name(row.segmenter)}): {row.note}' for row in reported
+             if row.method in shown and row.note]
+    return ([TTA_NOTE] if shown else []) + list(dict.fromkeys(notes))
+
+
+def t2_reported_notes(table, reported) -> list[str]:
+    """The TTA remark and the notes of the reported rows a Table 2 layout shows."""
+    shown = {(label[0], label[1]) for label in table.index if label[2] == 'reported'}
+    notes = [f'{row.method} ({display_name(row.segmenter)}): {row.note}' for row in reported
+             if (row.method, display_name(row.segmenter)) in shown and row.note]
+    return ([TTA_NOTE] if shown else []) + list(dict.fromkeys(notes))
+
+
 def build_tables(results_path: str, dataset: str, out_dir: str,
                  options: Optional[TableOptions] = None) -> dict:
     """Write every table (and the figure); returns ``{name: path}`` of what was written."""
@@ -149,31 +212,37 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
     frame = read_results(results_path)
     classes = ClassInfo.of_dataset(dataset)
     check_classes(frame[frame['dataset'].astype(str) == dataset], classes.names, results_path)
-    summary = summarize(frame, dataset)
+    rows = table_rows(frame, dataset, options.allow_mixed)
+    summary = mark_seed_counts(summarize(frame, dataset, options.allow_mixed))
     if not summary:
         raise DataError(f'{results_path}: no results for dataset {dataset!r}.')
     work_dir = os.path.dirname(os.path.abspath(results_path))
     sources_info = _read_json(os.path.join(work_dir, SOURCES_FILE))
     complexity = read_complexity(work_dir)
+    test_hw = sources_info.get('test_hw')
     sources = ordered_sources(src for _, src in summary)
     segmenters = ordered_segmenters(seg for seg, _ in summary)
     fusion = _fusion_networks(sources_info, sources, options.split)
     reported = select_reported(dataset, options.reported)
+    common = ' '.join(recipe_notes(recipes_present(frame, dataset), summary))
 
     tables = {}
     t1 = table1(summary, classes, reported)
     tables['table1'] = ('Table 1 layout: IoU (%) per class and segmenter, sources as columns',
                         t1, rank_marks(t1, axis='row',
                                        columns=[c for c in t1.columns if 'reported' not in c]),
-                        'Best and second best of our runs per row in bold and italics; '
-                        '"(reported)" columns quote the paper.')
-    t2 = table2(summary, classes, reported, pipeline_complexity(summary, complexity, fusion))
+                        _note(common, 'Best and second best of our runs per row in bold and '
+                              'italics (ties not ranked); "(reported)" columns quote the paper.',
+                              t1_reported_notes(t1, reported)))
+    t2 = table2(summary, classes, reported,
+                pipeline_complexity(summary, complexity, fusion, test_hw))
     tables['table2'] = ('Table 2 layout: IoU (%) per source and segmenter',
                         t2, rank_marks(t2, axis='column', columns=list(t2.columns[:-2])),
-                        'Params/GMACs: the whole pipeline (fusion method from the fused '
-                        "folder's manifest.json + segmenter, one image at the test size; GMACs "
-                        'are multiply-adds, what mmengine and many papers call FLOPs); blank '
-                        'where unknown. Rows of kind "reported" quote the papers.')
+                        _note(common, 'Params/GMACs: the whole pipeline (fusion method from '
+                              "the fused folder's manifest.json + segmenter, one image at the "
+                              'test size; GMACs are multiply-adds, what mmengine and many papers '
+                              'call FLOPs); blank where unknown. Rows of kind "reported" quote '
+                              'the papers.', t2_reported_notes(t2, reported)))
     head = None
     pred_dir = options.seg_pred
     fused_folder = _fused_folder(sources_info, options.fusion_source, options.split)
@@ -188,8 +257,9 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
     t5 = table5(summary, classes, options.fusion_source, head, t5_reported)
     if len(t5):
         tables['table5'] = ('Table 5: semantic head of the fusion network vs a segmenter on '
-                            'its fused images', t5, rank_marks(t5, axis='column'), '')
-    tc = complexity_table(complexity, fusion, segmenters)
+                            'its fused images', t5, rank_marks(t5, axis='column'),
+                            _note(common, '', [r.note for r in t5_reported if r.note]))
+    tc = complexity_table(complexity, fusion, segmenters, test_hw)
     if len(tc):
         tables['complexity'] = ('Complexity: image-level vs feature-level fusion', tc, None,
                                 'Feature-level fusion runs one backbone per modality: its '
@@ -198,15 +268,30 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
     written = {}
     os.makedirs(out_dir, exist_ok=True)
     for fmt in options.formats:
-        for name, (title, table, marks, _) in tables.items():
+        for name, (title, table, marks, note) in tables.items():
             path = os.path.join(out_dir, f'{name}.{fmt}')
-            write_text(path, render(table, marks, fmt, caption=title))
+            write_text(path, render(table, marks, fmt, caption=title, label=f'tab:{name}',
+                                    note=note if fmt != 'csv' else ''))
             written[f'{name}.{fmt}'] = path
     document = [f'# Downstream segmentation on {dataset_title(dataset)}\n',
-                f'From `{results_path}`: {len(latest_results(frame))} runs; IoU in percent, '
-                f'mean ± std over seeds where several.\n']
+                f'From `{results_path}`: {len(rows)} runs; IoU in percent, mean ± std over '
+                f'seeds where several. {common}\n']
     for name, (title, table, marks, note) in tables.items():
         document.append(_section(title, table, marks, 'md', note))
+    if options.stats:
+        cells, missing = load_cells(rows, work_dir)
+        ordered = {(seg, src): cells[(seg, src)] for seg in segmenters for src in sources
+                   if (seg, src) in cells}
+        text = uncertainty_markdown(ordered, dataset, seg_title, source_title)
+        if missing:
+            text += '\n' + '\n'.join(f'- {line}' for line in missing) + '\n'
+        if text:
+            document.append(text)
+            path = os.path.join(out_dir, 'stats.md')
+            write_text(path, f'# Uncertainty of the {dataset_title(dataset)} results\n\n'
+                       f'From `{results_path}`. {common}\n\n' +
+                       text.replace('\n## ', '\n## ', 1))
+            written['stats.md'] = path
     path = os.path.join(out_dir, 'table.md')
     write_text(path, '\n'.join(document))
     written['table.md'] = path

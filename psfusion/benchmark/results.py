@@ -105,8 +105,7 @@ def row_from_metrics(key: RunKey, metrics: Mapping[str, float], classes: Sequenc
     for name in classes:
         row[name] = float(metrics[f'IoU.{name}'])
     row['aAcc'] = float(metrics.get('aAcc', float('nan')))
-    provenance = provenance or Provenance('', 0, 0, '', '')
-    row.update(asdict(provenance))
+    row.update(asdict(provenance) if provenance else dict.fromkeys(PROVENANCE_COLUMNS, ''))
     row.update(params=int(params), macs=int(macs), seconds=round(float(seconds), 1),
                config_hash=config_hash)
     return row

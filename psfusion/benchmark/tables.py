@@ -37,7 +37,8 @@ import pandas as pd
 from ..data.layouts import dataset_metainfo
 from .catalog import SEGMENTERS, display_name
 from .reported import ReportedRow, reported_rows
-from .results import SUMMARY_COLUMNS, class_columns, latest_results
+from ..errors import PsfusionError
+from .results import KEY_COLUMNS, RECIPE_COLUMNS, SUMMARY_COLUMNS, class_columns, latest_results
 from .run_paths import upgrade_complexity
 
 #: A segmenter as the tables tell them apart: ``(key, tta)``.
@@ -57,6 +58,7 @@ class Cell:
     n: int = 1
     reported: bool = False
     digits: int = 2
+    show_n: bool = False
 
     def text(self) -> str:
         if self.mean is None or math.isnan(self.mean):
@@ -65,6 +67,8 @@ class Cell:
         text = f'{self.mean:.{digits}f}'
         if self.n > 1 and not math.isnan(self.std):
             text += f' ± {self.std:.{digits}f}'
+        if self.show_n and not self.reported:
+            text += f' (n={self.n})'
         return text
 
 
@@ -103,11 +107,80 @@ class ClassInfo:
 # ----------------------------------------------------------------------------------------
 # Aggregation
 # ----------------------------------------------------------------------------------------
-def summarize(frame: pd.DataFrame, dataset: str) -> dict:
-    """``{((segmenter, tta), source): {metric: Cell}}`` over the seeds of the latest rows;
-    metrics are ``mIoU``, ``mAcc``, the store's class columns, ``params`` and ``macs``."""
-    frame = latest_results(frame)
-    frame = frame[frame['dataset'].astype(str) == dataset]
+class MixedRecipesError(PsfusionError, ValueError):
+    """Runs trained with different recipes would share a table (``--allow-mixed`` permits it)."""
+
+
+def recipe_text(recipe: Sequence) -> str:
+    """``schedule quick, 300 iterations, batch 8, pretrained none`` (unknown parts: ``?``)."""
+    def part(value) -> str:
+        text = '' if value is None or (isinstance(value, float) and math.isnan(value)) else \
+            str(value)
+        if text.endswith('.0') and text[:-2].isdigit():
+            text = text[:-2]
+        return text or '?'
+
+    schedule, iters, batch, pretrained = (part(v) for v in recipe)
+    return f'schedule {schedule}, {iters} iterations, batch {batch}, pretrained {pretrained}'
+
+
+def with_recipe(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``recipe`` column: the tuple of :data:`RECIPE_COLUMNS` (missing or
+    empty values of stores written before provenance existed: ``''``)."""
+    frame = frame.copy()
+    parts = []
+    for column in RECIPE_COLUMNS:
+        values = frame[column] if column in frame.columns else pd.Series('', index=frame.index)
+        parts.append(values.map(lambda v: '' if v is None or (isinstance(v, float) and
+                                                               math.isnan(v)) else
+                                (str(int(v)) if isinstance(v, float) and v.is_integer()
+                                 else str(v))))
+    frame['recipe'] = list(zip(*parts)) if len(frame) else []
+    return frame
+
+
+def recipes_present(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """The latest row of each key and recipe of a dataset, with its ``recipe`` column."""
+    frame = with_recipe(frame[frame['dataset'].astype(str) == dataset])
+    if frame.empty:
+        return frame
+    return frame.drop_duplicates(subset=list(KEY_COLUMNS) + ['recipe'], keep='last')
+
+
+def table_rows(frame: pd.DataFrame, dataset: str, allow_mixed: bool = False) -> pd.DataFrame:
+    """The rows a table shows: the latest row of each key and recipe.
+
+    Raises:
+        MixedRecipesError: the rows hold more than one recipe (:data:`RECIPE_COLUMNS`) and
+            ``allow_mixed`` is false; the message names every recipe and its runs.  With
+            ``allow_mixed`` the latest row of each key is kept, whatever its recipe.
+    """
+    latest = recipes_present(frame, dataset)
+    if latest.empty:
+        return latest
+    frame = with_recipe(frame[frame['dataset'].astype(str) == dataset])
+    recipes = list(dict.fromkeys(latest['recipe']))
+    if len(recipes) > 1 and not allow_mixed:
+        lines = []
+        for recipe in recipes:
+            runs = latest[latest['recipe'] == recipe]
+            shown = ', '.join(f'{r.segmenter}{" (TTA)" if r.tta else ""}/{r.source}/seed {r.seed}'
+                              for r in runs.head(4).itertuples())
+            more = f' and {len(runs) - 4} more' if len(runs) > 4 else ''
+            lines.append(f'  {recipe_text(recipe)}: {shown}{more}')
+        raise MixedRecipesError(
+            f'the results hold runs of {len(recipes)} different recipes, which one table '
+            f'would mix:\n' + '\n'.join(lines) + '\nKeep one recipe (another --work-dir or '
+            f'--results), or pass --allow-mixed to build the tables anyway (each table then '
+            f'lists the recipes in a footnote).')
+    return latest_results(frame).reset_index(drop=True)
+
+
+def summarize(frame: pd.DataFrame, dataset: str, allow_mixed: bool = False) -> dict:
+    """``{((segmenter, tta), source): {metric: Cell}}`` over the seeds of the rows
+    :func:`table_rows` keeps; metrics are ``mIoU``, ``mAcc``, the store's class columns,
+    ``params`` and ``macs``."""
+    frame = table_rows(frame, dataset, allow_mixed)
     metrics = list(SUMMARY_COLUMNS) + class_columns(frame) + ['params', 'macs']
     summary = {}
     for (segmenter, tta, source), group in frame.groupby(['segmenter', 'tta', 'source'],
@@ -123,6 +196,19 @@ def summarize(frame: pd.DataFrame, dataset: str) -> dict:
                 cells[metric] = Cell(float(finite.mean()), std, int(finite.size))
         summary[((str(segmenter), bool(tta)), str(source))] = cells
     return summary
+
+
+def seed_counts(summary: Mapping) -> list[int]:
+    """The distinct numbers of seeds behind the cells (mIoU) of a summary, ascending."""
+    return sorted({cells['mIoU'].n for cells in summary.values() if 'mIoU' in cells})
+
+
+def mark_seed_counts(summary: Mapping) -> dict:
+    """When cells stand on different numbers of seeds, every cell shows its ``(n=k)``."""
+    if len(seed_counts(summary)) <= 1:
+        return dict(summary)
+    return {key: {metric: Cell(c.mean, c.std, c.n, c.reported, c.digits, show_n=True)
+                  for metric, c in cells.items()} for key, cells in summary.items()}
 
 
 def ordered_segmenters(keys: Iterable[SegRun]) -> list[SegRun]:
@@ -209,7 +295,10 @@ def table2(summary: Mapping, classes: ClassInfo, reported: Sequence[ReportedRow]
             params, macs = complexity.get((seg, src), (None, None))
             data.append([cells.get(m) for m in classes.names] + [cells['mIoU']] +
                         [size_cell(params, 1e6), size_cell(macs, 1e9)])
+    ours = {seg[0] for seg in segmenters}
     for row in reported:
+        if row.segmenter in SEGMENTERS and row.segmenter not in ours:
+            continue  # a reported row of a segmenter we did not run
         index.append((row.method, display_name(row.segmenter), 'reported'))
         per_class = row.per_class()
         data.append([Cell(per_class[c], reported=True) if per_class.get(c) is not None
@@ -295,16 +384,18 @@ def segmenter_complexity_entry(complexity: Mapping, segmenter: str,
 
 
 def pipeline_complexity(summary: Mapping, complexity: Mapping,
-                        fusion: Mapping[str, tuple]) -> dict:
+                        fusion: Mapping[str, tuple],
+                        input_hw: Optional[Sequence[int]] = None) -> dict:
     """``{((segmenter, tta), source): (params, macs)}`` of segmenter plus fusion method.
 
     ``complexity`` is the work folder's ``complexity.json``; ``fusion`` maps a fused source to
     the ``(params, macs)`` of its method; a fused source whose method is unknown (not in
     ``fusion``, or Nones) stays blank.  Test-time augmentation's extra passes are not counted.
+    ``input_hw``: the test images' size (only that entry counts; None: the largest).
     """
     out = {}
     for seg, src in summary:
-        info = segmenter_complexity_entry(complexity, seg[0])
+        info = segmenter_complexity_entry(complexity, seg[0], input_hw)
         if info is None:
             continue
         params, macs = info['params'], info['macs']
@@ -318,13 +409,14 @@ def pipeline_complexity(summary: Mapping, complexity: Mapping,
 
 
 def complexity_table(complexity: Mapping, fusion: Mapping[str, tuple],
-                     segmenters: Sequence[SegRun]) -> pd.DataFrame:
+                     segmenters: Sequence[SegRun],
+                     input_hw: Optional[Sequence[int]] = None) -> pd.DataFrame:
     """Per segmenter: alone, behind each fusion method, and as a two-backbone feature-level
     network (segmenter + a second backbone: a lower bound, fusion modules not counted)."""
     index, data = [], []
     keys = list(dict.fromkeys(seg[0] for seg in ordered_segmenters(segmenters)))
     for key in keys:
-        info = segmenter_complexity_entry(complexity, key)
+        info = segmenter_complexity_entry(complexity, key, input_hw)
         if info is None:
             continue
         h, w = info.get('input_hw', (None, None))
@@ -353,9 +445,11 @@ def rank_marks(frame: pd.DataFrame, axis: str, columns: Optional[Sequence[str]] 
                ) -> pd.DataFrame:
     """``'best'``/``'second'`` marks for our cells, per row (``axis='row'``) or per column.
 
-    Ties share the mark (two tied for best leave no second best); nothing is marked where
-    all values are equal, and no second best among two values.  ``columns`` limits which
-    columns take part (e.g. not complexity).
+    Ties are not ranked: the highest value is best only when one cell holds it, and the next
+    value second only when one cell holds it too (two cells at 0.00 are not "second best";
+    below a tie for best nothing is second).  No second best among two values.  Values are
+    compared as printed (two decimals).  ``columns`` limits which columns take part (e.g. not
+    complexity).
     """
     marks = pd.DataFrame('', index=frame.index, columns=frame.columns)
     columns = list(columns) if columns is not None else list(frame.columns)
@@ -365,16 +459,16 @@ def rank_marks(frame: pd.DataFrame, axis: str, columns: Optional[Sequence[str]] 
         for label in labels:
             cell = frame.at[label]
             if isinstance(cell, Cell) and not cell.reported and not math.isnan(cell.mean):
-                values[label] = round(cell.mean, 6)
+                values[label] = round(cell.mean, 2)  # as printed
         distinct = sorted(set(values.values()), reverse=True)
         if len(distinct) < 2:  # nothing to tell apart (e.g. every value 0)
             return
-        for label, value in values.items():
-            above = sum(other > value for other in values.values())
-            if above == 0:
-                marks.at[label] = 'best'
-            elif above == 1 and len(values) > 2:  # ties for best leave no second best
-                marks.at[label] = 'second'
+        counts = {value: list(values.values()).count(value) for value in distinct}
+        if counts[distinct[0]] > 1:  # tied for best: no best, and nothing is second
+            return
+        marks.at[next(lab for lab, v in values.items() if v == distinct[0])] = 'best'
+        if len(values) > 2 and counts[distinct[1]] == 1:
+            marks.at[next(lab for lab, v in values.items() if v == distinct[1])] = 'second'
 
     if axis == 'row':
         for row in frame.index:
@@ -413,8 +507,12 @@ def _escape_tex(text: str) -> str:
 
 
 def render(frame: pd.DataFrame, marks: Optional[pd.DataFrame], fmt: str,
-           caption: str = '') -> str:
-    """Render a table (index levels become the first columns) as md, csv or tex."""
+           caption: str = '', label: str = '', note: str = '') -> str:
+    """Render a table (index levels become the first columns) as md, csv or tex.
+
+    LaTeX (``booktabs`` rules, scaled to the text width with ``graphicx``'s ``\\resizebox``)
+    takes ``label`` (``\\label``) and ``note`` (a footnote below the table); Markdown shows
+    ``note`` below the table."""
     if fmt not in FORMATS:
         raise ValueError(f'unknown format {fmt!r}; valid: {", ".join(FORMATS)}')
     texts = cell_texts(frame, marks, fmt)
@@ -429,15 +527,22 @@ def render(frame: pd.DataFrame, marks: Optional[pd.DataFrame], fmt: str,
         lines.append('| ' + ' | '.join(header) + ' |')
         lines.append('|' + '|'.join(['---'] * len(names) + ['--:'] * len(frame.columns)) + '|')
         lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
+        if note:
+            lines += ['', note]
         return '\n'.join(lines) + '\n'
     spec = 'l' * len(names) + 'r' * len(frame.columns)
     lines = [r'\begin{table}[t]', r'\centering']
     if caption:
         lines.append(r'\caption{' + _escape_tex(caption) + '}')
-    lines += [r'\begin{tabular}{' + spec + '}', r'\hline',
-              ' & '.join(_escape_tex(h) for h in header) + r' \\', r'\hline']
+    if label:
+        lines.append(r'\label{' + label + '}')
+    lines += [r'\resizebox{\textwidth}{!}{%', r'\begin{tabular}{' + spec + '}', r'\toprule',
+              ' & '.join(_escape_tex(h) for h in header) + r' \\', r'\midrule']
     for row in rows:
         cells = [_escape_tex(v) for v in row[:len(names)]] + row[len(names):]
         lines.append(' & '.join(cells) + r' \\')
-    lines += [r'\hline', r'\end{tabular}', r'\end{table}']
+    lines += [r'\bottomrule', r'\end{tabular}}']
+    if note:
+        lines.append(r'\par\smallskip{\footnotesize ' + _escape_tex(note) + '}')
+    lines.append(r'\end{table}')
     return '\n'.join(lines) + '\n'

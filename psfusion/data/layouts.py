@@ -158,6 +158,9 @@ class DatasetLayout:
     default_root: ClassVar[str] = ''
     #: Where to get it (shown when the root is missing).
     source_hint: ClassVar[str] = ''
+    #: Whether a stem's last letter says when the pair was taken (``D`` day, ``N`` night), as
+    #: in MSRS and MFNet (:meth:`condition`).
+    names_say_condition: ClassVar[bool] = False
 
     def __init__(self, root: str, split_file: Optional[str] = None) -> None:
         self.split_file = split_file
@@ -170,6 +173,14 @@ class DatasetLayout:
         self.root = root
 
     # -- metadata ------------------------------------------------------------------------
+    @classmethod
+    def condition(cls, name: str) -> Optional[str]:
+        """``'day'`` or ``'night'`` where the dataset's file names say it (``00012N``), else
+        None (also for a name without the letter)."""
+        if not cls.names_say_condition:
+            return None
+        return {'D': 'day', 'N': 'night'}.get(str(name)[-1:].upper())
+
     @property
     def classes(self) -> tuple:
         return self.metainfo['classes']
@@ -242,6 +253,7 @@ class MSRSLayout(DatasetLayout):
 
     name = 'msrs'
     title = 'MSRS'
+    names_say_condition = True
     metainfo = make_metainfo(MSRS_CLASSES, MSRS_PALETTE, MSRS_TITLES, ('car', 'person', 'bike'))
     default_root = 'data/MSRS'
     source_hint = ('MSRS: https://github.com/Linfeng-Tang/MSRS (train/, test/ with ir/, vi/, '
@@ -265,9 +277,18 @@ class MSRSLayout(DatasetLayout):
         return folder, split_file
 
     def label_folder(self, split: Optional[str]) -> Optional[str]:
+        """The first of :data:`LABEL_DIRS` in the split's folder (None: none); a ``label_dir``
+        that was given must exist (:class:`DataError` otherwise)."""
         folder, _ = self.split_folder(split)
-        names = (self.label_dir, ) if self.label_dir else self.LABEL_DIRS
-        return next((os.path.join(folder, n) for n in names
+        if self.label_dir:
+            path = os.path.join(self.root, folder, self.label_dir)
+            if not os.path.isdir(path):
+                raise DataError(f'{path}: label folder not found (label_dir / --label-dir '
+                                f'{self.label_dir!r}, a folder name inside ROOT/{folder}). '
+                                f'Check the name, or leave it out to use the default '
+                                f'({", ".join(self.LABEL_DIRS)}).')
+            return os.path.join(folder, self.label_dir)
+        return next((os.path.join(folder, n) for n in self.LABEL_DIRS
                      if os.path.isdir(os.path.join(self.root, folder, n))), None)
 
     def output_dir(self, split: Optional[str], kind: str = 'fused') -> str:
@@ -313,6 +334,7 @@ class MFNetLayout(DatasetLayout):
 
     name = 'mfnet'
     title = 'MFNet'
+    names_say_condition = True
     metainfo = MSRSLayout.metainfo
     default_root = 'data/MFNet'
     source_hint = ('MFNet: https://www.mi.t.u-tokyo.ac.jp/static/projects/mil_multispectral/ '
@@ -409,6 +431,10 @@ class FolderLayout(DatasetLayout):
                  label_dir: Optional[str] = None, split_file: Optional[str] = None) -> None:
         super().__init__(root, split_file)
         self.ir_dir, self.vi_dir, self.label_dir = ir_dir, vi_dir, label_dir
+        if label_dir and not os.path.isdir(os.path.join(root, label_dir)):
+            raise DataError(f'{os.path.join(root, label_dir)}: label folder not found '
+                            f'(label_dir / --label-dir {label_dir!r}, relative to the dataset '
+                            f'root). Check the path, or leave it out to fuse without labels.')
 
     def label_folder(self, split: Optional[str]) -> Optional[str]:
         return self.label_dir

@@ -150,6 +150,13 @@ def test_tables_show_the_metric_values_and_the_figure(run, capsys):
     assert 'reported' not in table2['Kind'].tolist()  # nothing reported for synthetic data
     figure = out / 'figure_synthetic.png'
     assert figure.is_file() and figure.stat().st_size > 10_000
+    # intervals and paired comparisons from the runs' per-image results, by day and night
+    stats = (out / 'stats.md').read_text()
+    assert '| Segmenter | Source | all | day | night |' in stats
+    assert '| SegFormer-mini | average - Visible |' in stats or \
+        '| SegFormer-mini | average - Infrared |' in stats
+    assert 'Recipe: schedule quick, 2 iterations, batch 2, pretrained none.' in stats
+    assert '## By condition' in document and '## Uncertainty' in document
     assert 'written:' in capsys.readouterr().out
 
 
@@ -176,7 +183,7 @@ def test_table5_scores_the_semantic_head(run, tmp_path, capsys):
     assert (table5['Method'] == 'average + SegFormer-mini').any()
     first = sorted(pred_dir.iterdir())[0]
     first.unlink()
-    assert make_tables.main(argv) == 1
+    assert make_tables.main(argv) == 2
     err = capsys.readouterr().err
     assert f'prediction for {first.stem}' in err and str(pred_dir) in err
     save(first, pairs[0][0])
@@ -219,7 +226,7 @@ def test_precise_errors(run, capsys, tmp_path):
     assert benchmark_downstream.main(argv) == 1
     err = capsys.readouterr().err
     assert 'no fused images for split' in err and str(tmp_path / 'partial') in err
-    assert make_tables.main(['--dataset', 'msrs', '--results', str(tmp_path / 'x.csv')]) == 1
+    assert make_tables.main(['--dataset', 'msrs', '--results', str(tmp_path / 'x.csv')]) == 2
     assert 'results store not found' in capsys.readouterr().err
     argv = list(run['argv'])
     argv[argv.index('--dataset') + 1] = 'nope'

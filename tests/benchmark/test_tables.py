@@ -131,7 +131,12 @@ def test_build_tables_writes_every_format(store, tmp_path):
                            TableOptions(formats=['md', 'csv', 'tex'], figure=False))
     assert {p.name for p in out.iterdir()} == {
         f'{n}.{f}' for n in ('table1', 'table2', 'table5', 'complexity')
-        for f in ('md', 'csv', 'tex')} | {'table.md'}
+        for f in ('md', 'csv', 'tex')} | {'table.md', 'stats.md'}
+    assert 'no per-image results' in (out / 'stats.md').read_text()  # rows written by hand
+    tex = (out / 'table2.tex').read_text()
+    for part in (r'\toprule', r'\midrule', r'\bottomrule', r'\label{tab:table2}',
+                 r'\resizebox{\textwidth}{!}'):
+        assert part in tex, part
     document = (out / 'table.md').read_text()
     assert '## Table 1 layout' in document and '## Complexity' in document
     assert 'PSFusion (reported)' in document
@@ -151,11 +156,17 @@ def test_no_highlight_without_differences_and_small_sizes_keep_digits():
     import pandas as pd
 
     from psfusion.benchmark.tables import size_cell
-    frame = pd.DataFrame([[Cell(0.0), Cell(0.0), Cell(0.0)], [Cell(1.0), Cell(2.0), Cell(2.0)]],
-                         index=['zeros', 'ties'], columns=['a', 'b', 'c'])
+    frame = pd.DataFrame([[Cell(0.0), Cell(0.0), Cell(0.0)], [Cell(1.0), Cell(2.0), Cell(2.0)],
+                          [Cell(5.0), Cell(0.0), Cell(0.0)], [Cell(3.0), Cell(2.0), Cell(1.0)],
+                          [Cell(2.001), Cell(1.999), Cell(1.0)]],
+                         index=['zeros', 'ties', 'zero ties', 'ranked', 'same as printed'],
+                         columns=['a', 'b', 'c'])
     marks = rank_marks(frame, 'row')
     assert list(marks.loc['zeros']) == ['', '', '']
-    assert list(marks.loc['ties']) == ['', 'best', 'best']
+    assert list(marks.loc['ties']) == ['', '', '']  # tied for best: nothing ranked
+    assert list(marks.loc['zero ties']) == ['best', '', '']  # 0.00 twice is not second
+    assert list(marks.loc['ranked']) == ['best', 'second', '']
+    assert list(marks.loc['same as printed']) == ['', '', '']  # 2.00 and 2.00
     assert size_cell(75_520_000, 1e9).text() == '0.076'
     assert size_cell(24_725_449, 1e6).text() == '24.73'
     assert size_cell(None, 1e6) is None
@@ -220,3 +231,70 @@ def test_fmb_tables_use_fmb_classes(tmp_path):
                                 CLASSES, params=1, macs=1, seconds=1.0, config_hash='h')
     with pytest.raises(ValueError, match='a store holds one dataset'):
         append_result(str(path), msrs_row, CLASSES)
+
+
+def _provenance_row(seg, src, seed, miou, schedule, iters):
+    from psfusion.benchmark.results import Provenance
+
+    return row_from_metrics(RunKey('msrs', seg, src, seed), _metrics(miou), CLASSES, params=1,
+                            macs=1, seconds=1.0, config_hash=f'{schedule}{iters}',
+                            provenance=Provenance(schedule, iters, 8, 'none'))
+
+
+def test_runs_of_two_recipes_are_refused_in_one_table_unless_allowed(tmp_path, capsys):
+    import os
+    import sys
+
+    from psfusion.benchmark.tables import MixedRecipesError
+
+    path = tmp_path / 'work' / 'results.csv'
+    append_result(str(path), _provenance_row('segnext_b', 'vi', 0, 40.0, 'quick', 300),
+                  CLASSES)
+    append_result(str(path), _provenance_row('segnext_b', 'vi', 0, 60.0, '160k', 160000),
+                  CLASSES)  # the same key, another recipe
+    with pytest.raises(MixedRecipesError) as info:
+        build_tables(str(path), 'msrs', str(tmp_path / 'out'), TableOptions(figure=False))
+    message = str(info.value)
+    assert 'schedule quick, 300 iterations, batch 8, pretrained none: segnext_b/vi/seed 0' in \
+        message
+    assert 'schedule 160k, 160000 iterations, batch 8, pretrained none' in message
+    assert '--allow-mixed' in message
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'tools'))
+    import make_tables
+    argv = ['--dataset', 'msrs', '--results', str(path), '--out', str(tmp_path / 'out'),
+            '--no-figure']
+    assert make_tables.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: the results hold runs of 2 different recipes')
+    assert make_tables.main(argv + ['--allow-mixed']) == 0
+    document = (tmp_path / 'out' / 'table.md').read_text()
+    assert '**Mixed recipes (--allow-mixed)**: schedule quick, 300 iterations' in document
+    assert '60.00' in document and '40.00' not in document  # the latest row of the key
+
+
+def test_tables_state_recipe_seeds_and_tta(store, tmp_path):
+    build_tables(str(store), 'msrs', str(tmp_path / 'out'), TableOptions(figure=False))
+    document = (tmp_path / 'out' / 'table.md').read_text()
+    # rows written without provenance: the recipe is unknown, and says so
+    assert 'Recipe: schedule ?, ? iterations, batch ?, pretrained ?.' in document
+    assert 'Cells stand on different numbers of seeds: each shows its (n=k).' in document
+    assert '67.00 ± 1.41 (n=2)' in document and '62.00 (n=1)' in document
+    assert 'multi-scale + flip test-time augmentation' in document
+
+
+def test_reported_rows_only_beside_our_runs_of_their_segmenter(store):
+    summary = summarize(read_results(str(store)), 'msrs')
+    frame = table2(summary, MSRS, select_reported('msrs', methods=None))
+    segmenters = {label[1] for label in frame.index if label[2] == 'reported'}
+    assert 'BANet' not in segmenters and 'SegNeXt-Large' not in segmenters
+    assert 'SegNeXt-Base' in segmenters or 'SegFormer-B2' in segmenters
+
+
+def test_complexity_uses_the_test_size_entry(store, tmp_path):
+    complexity = dict(COMPLEXITY)
+    complexity['segnext_b@960x1280'] = dict(COMPLEXITY['segnext_b@480x640'], params=1,
+                                            macs=1, input_hw=[960, 1280])
+    summary = summarize(read_results(str(store)), 'msrs')
+    at_test = pipeline_complexity(summary, complexity, {}, (480, 640))
+    assert at_test[(NEXT_B, 'vi')] == (27_600_000, 70_000_000_000)
+    assert pipeline_complexity(summary, complexity, {})[(NEXT_B, 'vi')] == (1, 1)  # largest

@@ -121,3 +121,14 @@ def test_no_code_outside_data_branches_on_a_layout_name():
                  for number, line in enumerate(path.read_text().splitlines(), 1)
                  if pattern.search(line)]
     assert offenders == []
+
+
+def test_day_and_night_come_from_the_names_where_the_dataset_says_so():
+    from psfusion.data.layouts import layout_class
+
+    assert layout_class('msrs').condition('00012N') == 'night'
+    assert layout_class('msrs').condition('00013D') == 'day'
+    assert layout_class('mfnet').condition('01452N') == 'night'
+    assert layout_class('synthetic').condition('00001N') == 'night'
+    assert layout_class('msrs').condition('frame7') is None
+    assert layout_class('fmb').condition('00012N') is None  # FMB's names do not say it
