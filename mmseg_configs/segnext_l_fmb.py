@@ -1,8 +1,10 @@
-"""SegNeXt-Large (MSCAN-L) on FMB: 15 classes, the paper's 160k schedule."""
+"""SegNeXt-Large (MSCAN-L) on FMB: 15 classes, the paper's 160k schedule and the authors' batch of 6
+(see ``_base_/models/segnext_l.py``)."""
 _base_ = [
     './_base_/models/segnext_l.py', './_base_/datasets/fmb.py',
     './_base_/schedules/schedule_160k.py'
 ]
+train_dataloader = dict(batch_size=6)  # the authors' (see the model base)
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
     decode_head=dict(num_classes=_base_.num_classes))

@@ -21,6 +21,7 @@ from mmseg.registry import DATASETS, MODELS
 import psfusion
 from psfusion.benchmark.catalog import DATASETS as DATASET_KEYS
 from psfusion.benchmark.catalog import PAPER_SEGMENTERS, SEGMENTERS, config_path
+from psfusion.benchmark.datasets import disable_validation
 from psfusion.benchmark.run_config import SCHEDULE_KEYS, apply_image_size
 from psfusion.data.layouts import layout_class
 from psfusion.data.synthetic import write_synthetic_dataset
@@ -42,9 +43,15 @@ PARAMS = {'banet': 12_894_080, 'segformer_b2': 24_725_449, 'segformer_b4': 61_37
 # BANet has two classifiers without bias (main 128, auxiliary 64 channels).
 PARAMS_PER_CLASS = {'banet': 128 + 64}
 # The schedule of each segmenter's real-dataset configs (synthetic configs use 'quick'), and
-# its batch size where it is not the dataset base's 8: BANet trains with its own recipe.
-SCHEDULE = {'banet': 'banet_80k'}
-BATCH_SIZE = {'banet': 16}
+# its batch size where it is not the dataset base's 8: BANet trains with its own recipe
+# (SeAFusion's), SegFormer-B4 and SegNeXt with the PSFusion authors' batch, SegFormer-B2 with
+# their learning rate (see the model bases' docstrings).
+SCHEDULE = {'banet': 'banet_80k', 'segformer_b2': 'segformer_b2_160k'}
+BATCH_SIZE = {'banet': 16, 'segformer_b4': 4, 'segnext_b': 4, 'segnext_l': 6}
+LR = {'segformer_b2': 1e-4}
+# The validation data of each dataset's configs: (split, holdout part); None: no hold-out.
+VALIDATION = {'msrs': ('train', 'val'), 'fmb': ('train', 'val'), 'synthetic': ('train', 'val'),
+              'mfnet': ('val', None)}
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -81,7 +88,7 @@ def test_every_segmenter_has_a_config_for_every_dataset():
 
 def test_no_config_wraps_settings_for_a_leaf_to_unpack():
     files = sorted(CONFIG_DIR.rglob('*.py'))
-    assert len(files) == len(CONFIGS) + 13  # 4 dataset, 6 model and 3 schedule bases
+    assert len(files) == len(CONFIGS) + 14  # 4 dataset, 6 model and 4 schedule bases
     for path in files:
         text = path.read_text()
         assert 'data_settings' not in text and 'schedule_settings' not in text, path
@@ -121,10 +128,16 @@ def test_config_settings(segmenter, dataset):
     assert 'SyncBN' not in json.dumps(cfg.model.to_dict(), default=str)
     crop = CROPS[dataset]
     assert tuple(cfg.crop_size) == crop and tuple(cfg.model.data_preprocessor.size) == crop
-    for loader, split in (('train_dataloader', 'train'), ('val_dataloader', 'test'),
-                          ('test_dataloader', 'test')):
+    val_split, val_part = VALIDATION[dataset]
+    for loader, split, part in (('train_dataloader', 'train', val_part and 'train'),
+                                ('val_dataloader', val_split, val_part),
+                                ('test_dataloader', 'test', None)):
         dataset_cfg = cfg[loader].dataset
         assert dataset_cfg.type == DATASET_TYPES[dataset] and dataset_cfg.split == split
+        holdout = dataset_cfg.get('holdout')
+        assert (holdout and holdout.part) == part, loader  # validation never reads test
+        if part:  # the fusion network's hold-out (psfusion/configs/_base_/datasets/msrs.py)
+            assert (holdout.fraction, holdout.seed) == (0.1, 0)
         assert not dataset_cfg.get('reduce_zero_label', False)
         assert 'persistent_workers' in cfg[loader]
     steps = {step.type: step for step in cfg.train_dataloader.dataset.pipeline}
@@ -168,7 +181,7 @@ def test_config_settings(segmenter, dataset):
         assert optimizer.lr == 1.2e-3
     else:
         assert cfg.train_cfg.max_iters == 160000 and poly.end == 160000
-        assert warmup.end == 1500 and optimizer.lr == 6e-5
+        assert warmup.end == 1500 and optimizer.lr == LR.get(segmenter, 6e-5)
         if segmenter in PAPER_SEGMENTERS:
             assert init_cfg.type == 'Pretrained'
             assert init_cfg.checkpoint.startswith('https://download.openmmlab.com/')
@@ -208,6 +221,7 @@ def tiny_roots(tmp_path_factory):
 def test_one_training_step_at_a_tiny_size(segmenter, dataset, tiny_roots):
     cfg = _load(segmenter, dataset)
     apply_image_size(cfg, (32, 32))
+    disable_validation(cfg)  # the whole train split, as the benchmark trains
     cfg.model.backbone.init_cfg = None  # no model zoo here
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     dataset_cfg.data_root = str(tiny_roots[dataset])
@@ -230,6 +244,49 @@ def test_one_training_step_at_a_tiny_size(segmenter, dataset, tiny_roots):
     changed = [n for n, p in model.named_parameters() if not torch.equal(before[n], p)]
     assert any(n.startswith('backbone') for n in changed)
     assert any(n.startswith('decode_head') for n in changed)
+
+
+@pytest.fixture(scope='module')
+def holdout_roots(tmp_path_factory):
+    """Ten training pairs per dataset (one is held out), two test pairs; MFNet's val.txt lists
+    pairs of neither."""
+    root = tmp_path_factory.mktemp('holdout')
+    synthetic, fmb = root / 'synthetic', root / 'fmb'
+    write_synthetic_dataset(str(synthetic), num_train=10, num_test=2, num_val=0, height=32,
+                            width=32)
+    write_synthetic_dataset(str(fmb), num_train=10, num_test=2, num_val=0, height=32, width=32,
+                            layout='fmb')
+    mfnet = make_mfnet_from_msrs(synthetic, root / 'mfnet')
+    train = (mfnet / 'train.txt').read_text().split()
+    (mfnet / 'train.txt').write_text('\n'.join(train[:7]) + '\n')
+    (mfnet / 'val.txt').write_text('\n'.join(train[7:]) + '\n')
+    return {'msrs': synthetic, 'synthetic': synthetic, 'mfnet': mfnet, 'fmb': fmb}
+
+
+def _stems(cfg: Config, loader: str, data_root) -> list:
+    dataset_cfg = copy.deepcopy(cfg[loader].dataset)
+    dataset_cfg.update(data_root=str(data_root), pipeline=[], serialize_data=False)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return [item['name'] for item in DATASETS.build(dataset_cfg).data_list]
+
+
+@pytest.mark.parametrize('dataset', list(DATASET_KEYS))
+def test_validation_is_held_out_of_training_and_never_the_test_split(dataset, holdout_roots):
+    """What mmseg's tools/train.py runs with a leaf config: it validates on pairs it does not
+    train on, never on test; the benchmark (disable_validation) trains on the whole split."""
+    cfg = _load('segformer_mini', dataset)  # the dataset base is the same for every segmenter
+    root = holdout_roots[dataset]
+    train, val, test = (_stems(cfg, loader, root)
+                        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'))
+    assert val and not set(val) & set(train) and not set(val) & set(test)
+    whole = sorted(s['name'] for s in layout_class(dataset)(str(root)).samples('train'))
+    if dataset == 'mfnet':  # its own val split
+        assert val == (root / 'val.txt').read_text().split() and train == whole
+    else:  # a seeded 10 % of train: one of the ten pairs
+        assert len(val) == 1 and sorted(train + val) == whole
+    disable_validation(cfg)
+    assert cfg.val_dataloader is None and cfg.val_cfg is None and cfg.val_evaluator is None
+    assert sorted(_stems(cfg, 'train_dataloader', root)) == whole
 
 
 # ----------------------------------------------------------------------------------------

@@ -13,18 +13,78 @@ Registered in the ``psfusion`` scope; under mmseg's default scope::
 
     dataset=dict(type='psfusion.MSRSSegDataset', data_root='data/MSRS', split='train',
                  source='fused', fused_root='work_dirs/fused/msrs', pipeline=[...])
+
+**Validation hold-out.**  MSRS and FMB ship only ``train`` and ``test``; model selection must
+never look at ``test``.  ``holdout=dict(fraction=0.1, seed=0, part='train'|'val')`` splits the
+split's labelled pairs in two, computed from the sorted stems alone (:func:`held_out_stems`; no
+file needs to exist): ``part='val'`` is a seeded ``fraction`` of them, ``part='train'`` the rest.
+The same fraction and seed give the same stems as the fusion network's hold-out
+(:func:`psfusion.engine.write_validation_split`, ``val_split`` in ``psfusion/configs``).  The
+leaf configs of ``mmseg_configs/`` train on ``part='train'`` and validate on ``part='val'``, so
+mmseg's own ``tools/train.py`` never validates on test nor on training images; the benchmark
+switches validation off and trains on the whole split (:func:`disable_validation`).
 """
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+import random
+from typing import ClassVar, Optional, Sequence
 
 from mmseg.datasets import BaseSegDataset
 
+from ..data.io import DataError
 from ..data.layouts import DatasetLayout, build_layout, dataset_metainfo, layout_class
+from ..errors import ConfigError
 from ..registry import DATASETS
 from .sources import SINGLE_SOURCES, resolve_fused_images
 
 SOURCE_KINDS = tuple(SINGLE_SOURCES) + ('fused', )
+#: The two parts of a held-out split (``holdout['part']``).
+HOLDOUT_PARTS = ('train', 'val')
+_HOLDOUT_KEYS = ('fraction', 'seed', 'part')
+
+
+def held_out_stems(stems: Sequence[str], fraction: float,
+                   seed: int = 0) -> tuple[list[str], list[str]]:
+    """``(train part, validation part)`` of ``stems``, each sorted: a seeded random ``fraction``
+    (at least one) for validation, the rest for training.
+
+    Depends only on the set of stems, ``fraction`` and ``seed``, and draws exactly what
+    :func:`psfusion.engine.write_validation_split` writes for the same arguments.
+    """
+    if not 0 < fraction < 1:
+        raise ConfigError(f'holdout fraction must be in (0, 1), got {fraction!r}')
+    shuffled = sorted(set(stems))
+    random.Random(seed).shuffle(shuffled)
+    n_val = max(1, round(len(shuffled) * fraction))
+    if n_val >= len(shuffled):
+        raise DataError(f'{len(shuffled)} labelled pair(s) are too few to hold out '
+                        f'{fraction:.0%} for validation; use a dataset with more training pairs '
+                        f'or a split with its own validation list.')
+    return sorted(shuffled[n_val:]), sorted(shuffled[:n_val])
+
+
+def check_holdout(holdout: Optional[dict], owner: str = 'dataset') -> Optional[dict]:
+    """``holdout`` with its defaults (``seed=0``) after checking its keys and values; None
+    stays None."""
+    if holdout is None:
+        return None
+    unknown = sorted(set(holdout) - set(_HOLDOUT_KEYS))
+    if unknown or 'fraction' not in holdout or 'part' not in holdout:
+        raise ConfigError(f'{owner}: holdout takes fraction, seed and part (e.g. '
+                          f"dict(fraction=0.1, seed=0, part='val')), got {dict(holdout)!r}")
+    if holdout['part'] not in HOLDOUT_PARTS:
+        raise ConfigError(f"{owner}: holdout part must be 'train' or 'val', got "
+                          f'{holdout["part"]!r}')
+    return dict(fraction=float(holdout['fraction']), seed=int(holdout.get('seed', 0)),
+                part=holdout['part'])
+
+
+def disable_validation(cfg) -> None:
+    """The benchmark's training: no validation loop, and the whole training split (the paper
+    trains the segmenters on all of it).  Sets ``val_dataloader``, ``val_cfg`` and
+    ``val_evaluator`` to None and drops the training dataset's ``holdout``."""
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.train_dataloader.dataset.pop('holdout', None)
 
 
 class SourceSegDataset(BaseSegDataset):
@@ -36,6 +96,8 @@ class SourceSegDataset(BaseSegDataset):
         source: ``ir``, ``vi`` or ``fused``.
         fused_root: folder of fused images (``source='fused'`` only).
         layout_args: options of the layout (e.g. ``split_file`` for MSRS).
+        holdout: ``dict(fraction, seed=0, part)``: only the ``'train'`` or the ``'val'`` part
+            of the split (see the module docstring); None: the whole split.
         **kwargs: passed to mmseg's ``BaseSegDataset`` (``pipeline``, ``test_mode``, ...).
     """
 
@@ -43,7 +105,7 @@ class SourceSegDataset(BaseSegDataset):
 
     def __init__(self, data_root: str = '', split: str = 'train', source: str = 'vi',
                  fused_root: Optional[str] = None, layout_args: Optional[dict] = None,
-                 **kwargs) -> None:
+                 holdout: Optional[dict] = None, **kwargs) -> None:
         if source not in SOURCE_KINDS:
             raise ValueError(f'{type(self).__name__}: unknown source {source!r}; expected one '
                              f'of {", ".join(SOURCE_KINDS)}')
@@ -54,6 +116,7 @@ class SourceSegDataset(BaseSegDataset):
         self.split = split
         self.source = source
         self.fused_root = fused_root
+        self.holdout = check_holdout(holdout, type(self).__name__)
         kwargs.setdefault('reduce_zero_label', False)
         kwargs.setdefault('ignore_index', self.layout.metainfo['ignore_index'])
         if kwargs['reduce_zero_label']:
@@ -66,8 +129,16 @@ class SourceSegDataset(BaseSegDataset):
         return dataset_metainfo(cls.LAYOUT, metainfo)
 
     def list_samples(self) -> list[dict]:
-        """The labelled sample records of the split (see :func:`psfusion.data.layouts.sample_record`)."""
-        return self.layout.samples(self.split, with_label=True)
+        """The labelled sample records of the split (see
+        :func:`psfusion.data.layouts.sample_record`), limited to the :attr:`holdout` part."""
+        samples = self.layout.samples(self.split, with_label=True)
+        if self.holdout is None:
+            return samples
+        parts = dict(zip(HOLDOUT_PARTS, held_out_stems(
+            [sample['name'] for sample in samples], self.holdout['fraction'],
+            self.holdout['seed'])))
+        keep = set(parts[self.holdout['part']])
+        return [sample for sample in samples if sample['name'] in keep]
 
     def load_data_list(self) -> list[dict]:
         samples = self.list_samples()

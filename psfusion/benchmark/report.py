@@ -27,7 +27,7 @@ from ..metrics.segmentation import evaluate_label_pairs
 from .catalog import dataset_title, display_name
 from .datasets import split_samples
 from .figures import pick_stems, qualitative_figure
-from .reported import reported_rows
+from .reported import footnotes, reported_rows
 from .results import RunKey, check_classes, find_result, latest_results, read_results
 from .run_paths import SOURCES_FILE, prediction_dir, read_complexity
 from .sources import split_folder
@@ -186,20 +186,25 @@ def _note(common: str, text: str, extra: Sequence[str] = ()) -> str:
     return ' '.join(part for part in [common, text] + list(extra) if part)
 
 
+def _flag_notes(rows) -> list[str]:
+    """Footnotes of the known problems of the reported rows shown (:data:`.reported.FLAGS`)."""
+    return [f'{flag.mark} {flag.footnote}' for flag in footnotes(rows)]
+
+
 def t1_reported_notes(table, reported) -> list[str]:
-    """The TTA remark and the notes of the reported rows a Table 1 layout shows."""
+    """The TTA remark and the footnotes of the reported rows a Table 1 layout shows."""
     shown = {c[:-len(' (reported)')] for c in table.columns if c.endswith(' (reported)')}
-    notes = [f'{row.method} ({display_name(row.segmenter)}): {row.note}' for row in reported
-             if row.method in shown and row.note]
-    return ([TTA_NOTE] if shown else []) + list(dict.fromkeys(notes))
+    segmenters = {label[1] for label in table.index}
+    rows = [row for row in reported if row.method in shown and
+            display_name(row.segmenter) in segmenters]
+    return ([TTA_NOTE] if shown else []) + _flag_notes(rows)
 
 
 def t2_reported_notes(table, reported) -> list[str]:
-    """The TTA remark and the notes of the reported rows a Table 2 layout shows."""
+    """The TTA remark and the footnotes of the reported rows a Table 2 layout shows."""
     shown = {(label[0], label[1]) for label in table.index if label[2] == 'reported'}
-    notes = [f'{row.method} ({display_name(row.segmenter)}): {row.note}' for row in reported
-             if (row.method, display_name(row.segmenter)) in shown and row.note]
-    return ([TTA_NOTE] if shown else []) + list(dict.fromkeys(notes))
+    rows = [row for row in reported if (row.method, display_name(row.segmenter)) in shown]
+    return ([TTA_NOTE] if shown else []) + _flag_notes(rows)
 
 
 def build_tables(results_path: str, dataset: str, out_dir: str,
@@ -258,7 +263,7 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
     if len(t5):
         tables['table5'] = ('Table 5: semantic head of the fusion network vs a segmenter on '
                             'its fused images', t5, rank_marks(t5, axis='column'),
-                            _note(common, '', [r.note for r in t5_reported if r.note]))
+                            _note(common, '', _flag_notes(t5_reported)))
     tc = complexity_table(complexity, fusion, segmenters, test_hw)
     if len(tc):
         tables['complexity'] = ('Complexity: image-level vs feature-level fusion', tc, None,

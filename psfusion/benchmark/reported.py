@@ -5,26 +5,71 @@ classes (``unlabelled, car, person, bike, curve, car_stop, guardrail, color_cone
 mIoU as printed.  Sources: Tang et al., "Rethinking the necessity of image fusion in high-level
 vision tasks: a practical infrared and visible image fusion network based on progressive semantic
 injection and scene fidelity", Information Fusion 99 (2023), Tables 1, 2 and 5; the later MFNet
-results listed in the benchmark specification.
+results listed in the benchmark specification.  ``tests/benchmark/paper_tables.py`` holds the
+tables as printed, and ``tests/benchmark/test_reported.py`` checks every cell against it (and it
+against the paper's text where ``../shared/paper`` exists).
 
-Known problems of the printed tables, kept as printed and flagged in ``note``:
+Known problems of the printed tables are kept as printed and flagged as data: a row's ``flags``
+name entries of :data:`FLAGS`, each with a footnote, a mark and the class columns it concerns,
+for the tables to print (:func:`footnotes`).
 
-* Table 1, SegNeXt, Person: one value is missing from the row.  The row's mIoU values show
-  which: with 75.93 assigned to SeAFusion, SeAFusion's per-class mean matches its printed mIoU
-  (79.29), and U2Fusion's mIoU (78.78) implies 75.37 +- 0.05 for its missing value, which is left
-  empty.
-* Table 2: the per-class values of FEANet, EGFNet, LASNet, CMX-B2 and CMX-B4 do not average to
-  the printed mIoU (FEANet's row repeats RTFNet's except for Bump); the mIoU is the one of the
-  original papers.
+* ``table1-segnext-person`` (Table 1, SegNeXt, Person): the printed row has 11 values for 12
+  methods.  Infrared..TarDAL are fixed by their own rows' mIoU, SeAFusion's 75.93 by its mIoU
+  (79.29) and PSFusion's 77.66 by Table 5, so 75.33 is SwinFusion's or U2Fusion's and the other
+  value is missing.  The mIoU arithmetic slightly favours U2Fusion
+  (:data:`SEGNEXT_PERSON_READINGS`): with 75.33 U2Fusion's mean is 78.7756 (printed 78.78),
+  SwinFusion's would be 78.3856 (printed 78.38, one rounding step off).  The rows follow that
+  reading (:data:`DEFAULT_READING`); :func:`with_reading` gives the other.
+* ``table2-shifted-columns`` (Table 2, FEANet to CMX-B4): the Car..Color cone columns look
+  shifted down by one row from FEANet on.  FEANet's printed values repeat RTFNet's; EGFNet's
+  printed Car..Color cone with FEANet's Background and Bump average to 55.2844, exactly FEANet's
+  printed mIoU (55.28), and each following row's values give the row above a mean within 0.1 of
+  its printed mIoU (:func:`table2_shift_check`), while the rows as printed miss theirs by
+  0.3-2.9.  The numbers are kept as printed; the mIoU is the original papers'.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import Iterable, Optional, Sequence
 
 from ..data.layouts import MSRS_CLASSES
 
 PAPER = 'Tang et al., Information Fusion 2023'
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A known problem of printed numbers, for a table's footnote.
+
+    Attributes:
+        key: the name rows use in ``flags``.
+        mark: a short marker for the flagged cells (Markdown/CSV as is; LaTeX
+            ``\\textsuperscript{...}`` of it, or ``$^\\dagger$`` / ``$^\\ddagger$``).
+        classes: the class columns concerned (class names; empty: the whole row).
+        footnote: one paragraph for under the table.
+    """
+    key: str
+    mark: str
+    classes: tuple
+    footnote: str
+
+
+_SHIFTED = ('car', 'person', 'bike', 'curve', 'car_stop', 'guardrail', 'color_cone')
+
+#: Every flag, by key (see the module docstring).
+FLAGS = {flag.key: flag for flag in (
+    Flag('table1-segnext-person', '\u2020', ('person', ),
+         'Table 1 of the paper prints 11 Person values for the 12 SegNeXt columns: 75.33 is '
+         "U2Fusion's or SwinFusion's and the other is missing. Shown: U2Fusion 75.33 (its mean "
+         '78.7756 matches the printed 78.78; as SwinFusion\'s it would give 78.3856, printed '
+         "78.38), SwinFusion missing (its printed mIoU implies 75.24-75.32). The other reading: "
+         'SwinFusion 75.33, U2Fusion missing (implied 75.33-75.41).'),
+    Flag('table2-shifted-columns', '\u2021', _SHIFTED,
+         'Table 2 of the paper: from FEANet on, the Car..Color cone columns look shifted down '
+         "by one row (FEANet's repeat RTFNet's; EGFNet's printed values with FEANet's "
+         "Background and Bump average to 55.28, FEANet's printed mIoU). Per-class values are "
+         'shown as printed; the mIoU is the original papers\'.'),
+)}
 
 
 @dataclass(frozen=True)
@@ -45,6 +90,7 @@ class ReportedRow:
         miou: the printed mIoU.
         note: what is known to be wrong or unusual with this row.
         citation: where the number comes from.
+        flags: keys of :data:`FLAGS` that concern this row (footnotes for the tables).
     """
     table: str
     dataset: str
@@ -55,11 +101,18 @@ class ReportedRow:
     miou: float
     note: str = ''
     citation: str = PAPER
+    flags: tuple = ()
 
     def per_class(self) -> dict:
         """``{class name: IoU or None}`` (the paper's tables use the MSRS / MFNet classes)."""
         values = self.iou or (None, ) * len(MSRS_CLASSES)
         return dict(zip(MSRS_CLASSES, values))
+
+    def flagged(self, class_name: str) -> list:
+        """The :data:`FLAGS` entries that concern this row's ``class_name`` cell (``'mIoU'``:
+        none but whole-row flags)."""
+        return [FLAGS[key] for key in self.flags
+                if not FLAGS[key].classes or class_name in FLAGS[key].classes]
 
 
 # Paper names of the segmenters that this benchmark runs too.
@@ -143,10 +196,11 @@ _TABLE1_MSRS = [
      (98.67, 91.63, 75.25, 73.50, 63.80, 78.65, 79.98, 64.18, 77.07), 78.08),
     ('TarDAL', 'SegNeXt',
      (98.65, 91.69, 75.55, 72.80, 64.59, 78.89, 78.88, 67.02, 75.17), 78.14),
+    # Person: one of these two is missing from the printed row (FLAGS['table1-segnext-person'])
     ('SwinFusion', 'SegNeXt',
-     (98.66, 91.89, 75.33, 72.95, 62.55, 78.23, 83.40, 65.74, 76.72), 78.38),
+     (98.66, 91.89, None, 72.95, 62.55, 78.23, 83.40, 65.74, 76.72), 78.38),
     ('U2Fusion', 'SegNeXt',
-     (98.67, 91.81, None, 72.68, 64.39, 78.01, 80.28, 67.42, 80.39), 78.78),
+     (98.67, 91.81, 75.33, 72.68, 64.39, 78.01, 80.28, 67.42, 80.39), 78.78),
     ('SeAFusion', 'SegNeXt',
      (98.70, 91.89, 75.93, 72.12, 64.48, 79.91, 81.48, 67.75, 81.39), 79.29),
     ('PSFusion', 'SegNeXt',
@@ -229,12 +283,29 @@ def _kind(method: str) -> str:
     return 'image-level'
 
 
+#: The two readings of Table 1's SegNeXt Person values of SwinFusion and U2Fusion (one of them is
+#: missing from the printed row; see the module docstring).
+SEGNEXT_PERSON_READINGS = {
+    'u2fusion': {'SwinFusion': None, 'U2Fusion': 75.33},
+    'swinfusion': {'SwinFusion': 75.33, 'U2Fusion': None},
+}
+#: The reading of :data:`REPORTED` (the one the mIoU arithmetic favours).
+DEFAULT_READING = 'u2fusion'
+
+
 def _note_table1(method: str, segmenter: str) -> str:
     if segmenter == 'SegNeXt' and method == 'SeAFusion':
         return 'Person value placed by the mIoU check (one value is missing from the printed row)'
-    if segmenter == 'SegNeXt' and method == 'U2Fusion':
-        return 'Person value missing from the printed row'
+    if segmenter == 'SegNeXt' and method in SEGNEXT_PERSON_READINGS[DEFAULT_READING]:
+        return ('Person value: 75.33 is SwinFusion\'s or U2Fusion\'s, the other is missing '
+                'from the printed row (two readings)')
     return ''
+
+
+def _flags_table1(method: str, segmenter: str) -> tuple:
+    if segmenter == 'SegNeXt' and method in SEGNEXT_PERSON_READINGS[DEFAULT_READING]:
+        return ('table1-segnext-person', )
+    return ()
 
 
 def _build() -> list:
@@ -242,12 +313,15 @@ def _build() -> list:
     for method, segmenter, iou, miou in _TABLE1_MSRS:
         rows.append(ReportedRow('table1', 'msrs', method, _kind(method),
                                 _SEGMENTER_KEYS.get(segmenter, segmenter), iou, miou,
-                                _note_table1(method, segmenter)))
+                                _note_table1(method, segmenter),
+                                flags=_flags_table1(method, segmenter)))
     for method, segmenter, iou, miou in _TABLE2_MFNET:
-        note = ('printed per-class values do not average to the printed mIoU'
-                if method in _INCONSISTENT else '')
+        shifted = method in _INCONSISTENT
+        note = ('printed per-class values do not average to the printed mIoU; Car..Color cone '
+                'look shifted down one row' if shifted else '')
         rows.append(ReportedRow('table2', 'mfnet', method, _kind(method),
-                                _SEGMENTER_KEYS.get(segmenter, segmenter), iou, miou, note))
+                                _SEGMENTER_KEYS.get(segmenter, segmenter), iou, miou, note,
+                                flags=('table2-shifted-columns', ) if shifted else ()))
     for method, segmenter, iou, miou in _TABLE5_MSRS:
         kind = 'semantic head' if method == 'Direct segmentation' else 'image-level'
         rows.append(ReportedRow('table5', 'msrs', method, kind,
@@ -266,3 +340,59 @@ def reported_rows(dataset: str, table: Optional[str] = None) -> list:
     """Reported rows of a dataset (``msrs`` / ``mfnet``), optionally of one table."""
     return [row for row in REPORTED
             if row.dataset == dataset and (table is None or row.table == table)]
+
+
+def footnotes(rows: Iterable[ReportedRow]) -> list:
+    """The :data:`FLAGS` entries of ``rows``, each once, in order of first appearance: what a
+    table that shows these rows prints under itself (``f'{flag.mark} {flag.footnote}'``)."""
+    keys = dict.fromkeys(key for row in rows for key in row.flags)
+    return [FLAGS[key] for key in keys]
+
+
+def with_reading(rows: Sequence[ReportedRow], reading: str) -> list:
+    """``rows`` with Table 1's SegNeXt Person values of SwinFusion and U2Fusion as in
+    ``reading`` (a key of :data:`SEGNEXT_PERSON_READINGS`); other rows unchanged."""
+    if reading not in SEGNEXT_PERSON_READINGS:
+        raise ValueError(f'unknown reading {reading!r}; valid: '
+                         f'{", ".join(SEGNEXT_PERSON_READINGS)}')
+    values = SEGNEXT_PERSON_READINGS[reading]
+    person = MSRS_CLASSES.index('person')
+    out = []
+    for row in rows:
+        if row.table == 'table1' and row.segmenter == 'segnext_b' and row.method in values:
+            iou = list(row.iou)
+            iou[person] = values[row.method]
+            row = replace(row, iou=tuple(iou))
+        out.append(row)
+    return out
+
+
+def implied_value(row: ReportedRow, decimals: int = 2) -> tuple:
+    """``(low, high)``: the range in which the one missing per-class value of ``row`` must lie
+    for the mean of the values to round to the printed mIoU."""
+    missing = [i for i, value in enumerate(row.iou) if value is None]
+    if len(missing) != 1:
+        raise ValueError(f'{row.method} ({row.segmenter}): needs exactly one missing value, '
+                         f'has {len(missing)}')
+    known = sum(value for value in row.iou if value is not None)
+    n, half = len(row.iou), 0.5 * 10 ** -decimals
+    return (n * (row.miou - half) - known, n * (row.miou + half) - known)
+
+
+def table2_shift_check() -> dict:
+    """``{method: (mean as printed, mean if shifted, printed mIoU)}`` for Table 2's flagged rows:
+    "if shifted" takes Car..Color cone from the next row (None for the last row, whose own
+    values are not printed)."""
+    rows = [row for row in reported_rows('mfnet', 'table2')
+            if 'table2-shifted-columns' in row.flags]
+    middle = [MSRS_CLASSES.index(name) for name in _SHIFTED]
+    out = {}
+    for row, below in zip(rows, rows[1:] + [None]):
+        shifted = None
+        if below is not None:
+            values = list(row.iou)
+            for i in middle:
+                values[i] = below.iou[i]
+            shifted = sum(values) / len(values)
+        out[row.method] = (sum(row.iou) / len(row.iou), shifted, row.miou)
+    return out

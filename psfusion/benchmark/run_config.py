@@ -4,8 +4,10 @@
 order: a named schedule (:func:`apply_schedule`), the smoke-run overrides (image size, loop
 length, batch size, workers), ``--cfg-options``, the source (dataset root, source kind, fused
 folder), the seed, the pretrained-backbone decision (:mod:`.pretrained`) and the source's own
-mean/std over its training images (:mod:`.stats`).  Validation during training is off: the test
-split is evaluated once, with the final weights, so no choice is made on test data.
+mean/std over its training images (:mod:`.stats`).  Validation during training is off, and the
+segmenter trains on the whole training split (the configs' validation hold-out is dropped:
+:func:`.datasets.disable_validation`): the test split is evaluated once, with the final weights,
+so no choice is made on test data.
 
 :func:`config_hash` identifies the recipe, i.e. only what changes the trained model or its test
 result (:func:`recipe`): the model (with the per-source mean/std and the pretrained checkpoint's
@@ -26,7 +28,7 @@ from typing import Callable, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
 
-from . import datasets as _datasets  # noqa: F401  (registers the datasets)
+from .datasets import disable_validation  # (also registers the datasets)
 from . import transforms as _transforms  # noqa: F401  (registers the transforms)
 from .catalog import config_path, default_config_dir
 from .pretrained import resolve_pretrained
@@ -116,13 +118,22 @@ def load_config(path: str) -> Config:
     return copy.deepcopy(_parsed_config(path, os.stat(path).st_mtime_ns))
 
 
-def schedule_file(name: str, config_dir: Optional[str] = None) -> str:
-    """The file of a named schedule (``<config dir>/_base_/schedules/<file>``)."""
+def schedule_file(name: str, config_dir: Optional[str] = None,
+                  segmenter: Optional[str] = None) -> str:
+    """The file of a named schedule: ``<config dir>/_base_/schedules/<segmenter>_<name>.py``
+    where the segmenter has its own version of it (e.g. ``segformer_b2_160k.py``: the paper's
+    160k schedule at the authors' SegFormer-B2 learning rate), else the shared one
+    (``schedule_160k.py``, ``quick.py``)."""
     file_name = SCHEDULES.get(name)
     if file_name is None:
         raise ValueError(f'unknown schedule {name!r}; valid: {", ".join(SCHEDULES)}')
-    folder = str(config_dir) if config_dir else str(default_config_dir())
-    path = os.path.join(folder, '_base_', 'schedules', file_name)
+    folder = os.path.join(str(config_dir) if config_dir else str(default_config_dir()),
+                          '_base_', 'schedules')
+    if segmenter:
+        own = os.path.join(folder, f'{segmenter}_{name}.py')
+        if os.path.isfile(own):
+            return own
+    path = os.path.join(folder, file_name)
     if not os.path.isfile(path):
         raise FileNotFoundError(f'{path}: schedule {name!r} not found. Point --config-dir (or '
                                 f"PSFUSION_MMSEG_CONFIGS) at the repository's mmseg_configs/.")
@@ -137,10 +148,12 @@ def _without_delete_markers(value):
     return value
 
 
-def apply_schedule(cfg: Config, name: str, config_dir: Optional[str] = None) -> None:
+def apply_schedule(cfg: Config, name: str, config_dir: Optional[str] = None,
+                   segmenter: Optional[str] = None) -> None:
     """Replace the optimiser, LR schedule, loop and hooks (:data:`SCHEDULE_KEYS`) by those of a
-    named schedule file, wholesale: nothing of the config's own schedule remains."""
-    path = schedule_file(name, config_dir)
+    named schedule file (the segmenter's own version where it has one: :func:`schedule_file`),
+    wholesale: nothing of the config's own schedule remains."""
+    path = schedule_file(name, config_dir, segmenter)
     schedule = load_config(path)
     missing = [key for key in SCHEDULE_KEYS if key not in schedule]
     if missing:
@@ -320,7 +333,7 @@ def build_run_config(spec: RunSpec, options: RunOptions, log: Log = print) -> Co
     key = spec.key
     cfg = load_config(str(config_path(key.segmenter, key.dataset, options.config_dir)))
     if options.schedule:
-        apply_schedule(cfg, options.schedule, options.config_dir)
+        apply_schedule(cfg, options.schedule, options.config_dir, key.segmenter)
     if options.image_size:
         apply_image_size(cfg, options.image_size)
     if options.max_iters:
@@ -332,7 +345,7 @@ def build_run_config(spec: RunSpec, options: RunOptions, log: Log = print) -> Co
     if options.cfg_options:
         cfg.merge_from_dict(options.cfg_options)
     set_source(cfg, spec.source, options.data_root)
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    disable_validation(cfg)  # and train on the whole training split, as the paper does
     cfg.randomness = dict(seed=key.seed, deterministic=False)
     cfg.pretrained_decision = resolve_pretrained(cfg, options.pretrained, log)
     stats = source_statistics(training_items(cfg), WorkDir(options.work_dir).stats_cache)

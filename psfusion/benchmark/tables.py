@@ -59,17 +59,19 @@ class Cell:
     reported: bool = False
     digits: int = 2
     show_n: bool = False
+    #: A footnote mark of a reported value with a known problem (:data:`.reported.FLAGS`).
+    mark: str = ''
 
     def text(self) -> str:
         if self.mean is None or math.isnan(self.mean):
-            return '-'
+            return '-' + self.mark
         digits = self.digits
         text = f'{self.mean:.{digits}f}'
         if self.n > 1 and not math.isnan(self.std):
             text += f' ± {self.std:.{digits}f}'
         if self.show_n and not self.reported:
             text += f' (n={self.n})'
-        return text
+        return text + self.mark
 
 
 def size_cell(value: Optional[float], unit: float) -> Optional[Cell]:
@@ -237,6 +239,15 @@ def select_reported(dataset: str, methods: Optional[Sequence[str]] = DEFAULT_REP
     return [row for row in rows if row.method in methods or row.kind == 'feature-level']
 
 
+def reported_cell(row: ReportedRow, metric: str, value: Optional[float]) -> Optional[Cell]:
+    """A reported value as a cell, with the marks of the row's flags that concern it (a
+    missing value that is flagged shows its mark alone)."""
+    mark = ''.join(flag.mark for flag in row.flagged(metric))
+    if value is None and not mark:
+        return None
+    return Cell(math.nan if value is None else value, reported=True, mark=mark)
+
+
 def _reported_matches(row: ReportedRow, seg: SegRun) -> bool:
     """A reported row stands beside our plain (not TTA) runs of the same segmenter."""
     return row.segmenter == seg[0] and not seg[1]
@@ -261,11 +272,12 @@ def table1(summary: Mapping, classes: ClassInfo,
             for method in reported_methods:
                 match = [row for row in reported if row.method == method
                          and _reported_matches(row, seg)]
-                value = None
+                cell = None
                 if match:
                     value = (match[0].miou if metric == 'mIoU'
                              else match[0].per_class().get(metric))
-                values.append(Cell(value, reported=True) if value is not None else None)
+                    cell = reported_cell(match[0], metric, value)
+                values.append(cell)
             data.append(values)
     columns = [source_title(src) for src in sources] + [f'{m} (reported)'
                                                         for m in reported_methods]
@@ -301,9 +313,8 @@ def table2(summary: Mapping, classes: ClassInfo, reported: Sequence[ReportedRow]
             continue  # a reported row of a segmenter we did not run
         index.append((row.method, display_name(row.segmenter), 'reported'))
         per_class = row.per_class()
-        data.append([Cell(per_class[c], reported=True) if per_class.get(c) is not None
-                     else None for c in classes.names] +
-                    [Cell(row.miou, reported=True), None, None])
+        data.append([reported_cell(row, c, per_class.get(c)) for c in classes.names] +
+                    [reported_cell(row, 'mIoU', row.miou), None, None])
     columns = list(classes.titles) + ['mIoU', 'Params (M)', 'GMACs']
     return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(
         index, names=['Method', 'Segmenter', 'Kind']), columns=columns)
@@ -329,8 +340,8 @@ def table5(summary: Mapping, classes: ClassInfo, fusion_source: str,
                 else f'{row.method} + {display_name(row.segmenter)}')
         index.append((name, 'reported'))
         per_class = row.per_class()
-        data.append([Cell(per_class.get(c), reported=True) for c in classes.names] +
-                    [Cell(row.miou, reported=True)])
+        data.append([reported_cell(row, c, per_class.get(c)) for c in classes.names] +
+                    [reported_cell(row, 'mIoU', row.miou)])
     columns = list(classes.titles) + ['mIoU']
     return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(index, names=['Method', 'Kind']),
                         columns=columns)
@@ -494,7 +505,7 @@ def cell_texts(frame: pd.DataFrame, marks: Optional[pd.DataFrame], fmt: str) -> 
             return ''
         value = cell.text()
         if fmt == 'tex':
-            value = value.replace('±', r'$\pm$')
+            value = _tex_symbols(value)
         mark = marks.at[row, column] if marks is not None else ''
         return _MARKUP[fmt][mark].format(value) if value != '-' else value
 
@@ -502,8 +513,14 @@ def cell_texts(frame: pd.DataFrame, marks: Optional[pd.DataFrame], fmt: str) -> 
                         index=frame.index, columns=frame.columns)
 
 
+def _tex_symbols(text: str) -> str:
+    return (text.replace('±', r'$\pm$').replace('\u2020', r'$^\dagger$')
+            .replace('\u2021', r'$^\ddagger$'))
+
+
 def _escape_tex(text: str) -> str:
-    return text.replace('_', r'\_').replace('&', r'\&').replace('%', r'\%').replace('#', r'\#')
+    return _tex_symbols(text.replace('_', r'\_').replace('&', r'\&').replace('%', r'\%')
+                        .replace('#', r'\#'))
 
 
 def render(frame: pd.DataFrame, marks: Optional[pd.DataFrame], fmt: str,

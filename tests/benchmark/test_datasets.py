@@ -8,12 +8,14 @@ import pytest
 from mmseg.registry import DATASETS
 
 from psfusion.benchmark.datasets import (FMBSegDataset, MFNetSegDataset, MSRSSegDataset,
-                                         dataset_classes, split_samples)
+                                         dataset_classes, held_out_stems, split_samples)
 from psfusion.benchmark.stats import compute_mean_std, fingerprint, source_statistics
 from psfusion.benchmark.transforms import LoadClassIdLabel, LoadSourceImage
 from psfusion.data.io import DataError, read_infrared, read_label, read_visible
 from psfusion.data.layouts import FMB_CLASSES
 from psfusion.data.synthetic import write_synthetic_dataset
+from psfusion.engine import write_validation_split
+from psfusion.errors import ConfigError
 
 from ._data import make_mfnet_from_msrs, make_random_msrs, save
 
@@ -165,3 +167,55 @@ def test_statistics_fingerprint_includes_modality_and_channels(tmp_path):
     cache = str(tmp_path / 'cache')
     assert source_statistics(vi, cache)['mean'] == [10.0, 20.0, 30.0]
     assert source_statistics(ir, cache)['mean'] == [200.0, 200.0, 200.0]
+
+
+@pytest.mark.parametrize('layout', ['msrs', 'fmb'])
+def test_holdout_parts_are_the_fusion_networks_hold_out(tmp_path, layout):
+    """``holdout`` needs no file: the parts are computed from the stems, and they are exactly
+    the files the fusion network's hold-out writes for the same fraction and seed."""
+    root = tmp_path / 'data'
+    write_synthetic_dataset(str(root), num_train=20, num_test=1, num_val=0, height=32, width=32,
+                            layout=layout)
+    dataset_type = {'msrs': MSRSSegDataset, 'fmb': FMBSegDataset}[layout]
+
+    def names(**holdout):
+        dataset = dataset_type(data_root=str(root), split='train', source='ir', pipeline=[],
+                               serialize_data=False, holdout=holdout or None)
+        return [item['name'] for item in dataset.data_list]
+
+    whole = names()
+    train, val = names(fraction=0.2, seed=3, part='train'), names(fraction=0.2, seed=3, part='val')
+    assert len(val) == 4 and len(train) == 16 and sorted(train + val) == sorted(whole)
+    assert set(train).isdisjoint(val)
+    fit_file, val_file = write_validation_split(str(root), str(tmp_path / 'splits'),
+                                                fraction=0.2, seed=3, layout=layout)
+    assert val == open(val_file).read().split() and train == open(fit_file).read().split()
+    assert names(fraction=0.2, seed=3, part='val') == val  # deterministic
+    assert names(fraction=0.2, seed=4, part='val') != val  # seeded
+    assert names(fraction=0.2, part='val') == names(fraction=0.2, seed=0, part='val')
+
+
+def test_held_out_stems_depend_on_the_set_only():
+    stems = [f'{i:05d}D' for i in range(30)]
+    fit, val = held_out_stems(stems, 0.1, seed=0)
+    assert held_out_stems(stems[::-1], 0.1, seed=0) == (fit, val)
+    assert len(val) == 3 and sorted(fit + val) == stems and val == sorted(val)
+    assert held_out_stems(stems[:3], 0.01)[1] != []  # at least one pair
+
+
+def test_holdout_errors(msrs):
+    def build(**holdout):
+        return MSRSSegDataset(data_root=str(msrs), split='train', pipeline=[], holdout=holdout)
+
+    with pytest.raises(ConfigError, match="part must be 'train' or 'val'"):
+        build(fraction=0.5, part='test')
+    with pytest.raises(ConfigError, match='holdout takes fraction, seed and part'):
+        build(fraction=0.5, part='val', seeds=1)
+    with pytest.raises(ConfigError, match='holdout takes fraction, seed and part'):
+        build(part='val')
+    with pytest.raises(ConfigError, match=r'fraction must be in \(0, 1\)'):
+        build(fraction=1.0, part='val')
+    single = make_random_msrs(msrs.parent / 'one', {'train': ['00001D'], 'test': ['00002D']})
+    with pytest.raises(DataError, match='too few to hold out'):
+        MSRSSegDataset(data_root=str(single), split='train', pipeline=[],
+                       holdout=dict(fraction=0.1, part='val'))

@@ -5,6 +5,7 @@ import copy
 import functools
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from psfusion.benchmark.catalog import config_path, display_name, parse_segmenters
@@ -112,7 +113,7 @@ def test_pretrained_decisions(tmp_path):
         resolve_pretrained(local, 'on')  # the default: stop before training
     assert '--pretrained off' in str(info.value) and 'missing.pth' in str(info.value)
     assert local.model.backbone.init_cfg.checkpoint.endswith('missing.pth')  # untouched
-    (tmp_path / 'present.pth').write_bytes(b'')
+    torch.save({'w': torch.zeros(1)}, tmp_path / 'present.pth')  # (an empty one is corrupt)
     local.model.backbone.init_cfg = dict(type='Pretrained',
                                          checkpoint=str(tmp_path / 'present.pth'))
     assert resolve_pretrained(local, 'auto') == f'on: {tmp_path / "present.pth"}'
@@ -264,3 +265,34 @@ def test_trusted_loading_only_inside_the_folder(tmp_path):
             torch.load(outside / 'ckpt.pth')
     with pytest.raises(Exception, match='weights_only|Unsupported global'):
         torch.load(inside / 'ckpt.pth')
+
+
+def test_a_named_schedule_takes_the_segmenters_own_version():
+    """SegFormer-B2's 160k schedule runs at the authors' lr 1e-4: ``--schedule 160k`` keeps
+    it (and the hash); the schedule's name is recorded."""
+    from psfusion.benchmark.run_config import schedule_name
+
+    cfg = _cfg('segformer_b2', 'msrs')
+    base = config_hash(cfg)
+    assert cfg.optim_wrapper.optimizer.lr == 1e-4 and schedule_name(cfg) == '160k'
+    apply_schedule(cfg, '160k', segmenter='segformer_b2')
+    assert cfg.optim_wrapper.optimizer.lr == 1e-4 and config_hash(cfg) == base
+    apply_schedule(cfg, 'quick', segmenter='segformer_b2')
+    assert schedule_name(cfg) == 'quick' and cfg.train_cfg.max_iters == 300
+    assert schedule_name(_cfg('banet', 'msrs')) == '80k'
+
+
+def test_benchmark_runs_train_on_the_whole_training_split(tmp_path):
+    """The configs hold validation pairs out of train/; the harness trains on all of it."""
+    from psfusion.benchmark.run_config import RunOptions, build_run_config, training_items
+    from psfusion.data.synthetic import write_synthetic_dataset
+
+    write_synthetic_dataset(str(tmp_path / 'data'), num_train=10, num_test=2, num_val=0,
+                            height=32, width=40)
+    spec = RunSpec.of('synthetic', 'segformer_mini', Source('vi', 'vi'))
+    cfg = build_run_config(spec, RunOptions(data_root=str(tmp_path / 'data'),
+                                            work_dir=str(tmp_path / 'w'), pretrained='off'),
+                           log=lambda message: None)
+    assert 'holdout' not in cfg.train_dataloader.dataset and cfg.val_dataloader is None
+    assert len(training_items(cfg)) == 10
+    assert 'holdout' in _cfg('segformer_mini', 'synthetic').train_dataloader.dataset

@@ -298,3 +298,18 @@ def test_complexity_uses_the_test_size_entry(store, tmp_path):
     at_test = pipeline_complexity(summary, complexity, {}, (480, 640))
     assert at_test[(NEXT_B, 'vi')] == (27_600_000, 70_000_000_000)
     assert pipeline_complexity(summary, complexity, {})[(NEXT_B, 'vi')] == (1, 1)  # largest
+
+
+def test_flagged_reported_values_carry_their_mark_and_footnote(tmp_path):
+    """Table 1's SegNeXt person cell (11 values for 12 columns) is marked and footnoted."""
+    path = tmp_path / 'work' / 'results.csv'
+    append_result(str(path), _provenance_row('segnext_b', 'vi', 0, 50.0, '160k', 160000),
+                  CLASSES)
+    build_tables(str(path), 'msrs', str(tmp_path / 'out'),
+                 TableOptions(formats=['md', 'tex'], figure=False, reported=None))
+    document = (tmp_path / 'out' / 'table.md').read_text()
+    person = [line for line in document.splitlines()
+              if line.startswith('| Person | SegNeXt-Base |')][0]
+    assert '75.33\u2020' in person and '| -\u2020 |' in person  # U2Fusion's, SwinFusion's
+    assert '\u2020 Table 1 of the paper prints 11 Person values' in document
+    assert r'75.33$^\dagger$' in (tmp_path / 'out' / 'table1.tex').read_text()

@@ -4,7 +4,10 @@ one source per run.
 ``ROOT/{train,test}/{Infrared,Visible,Label}`` (see :class:`psfusion.data.layouts.FMBLayout`):
 14 classes plus ``unlabelled``, which counts as a class as on MSRS.  MSRS's recipe
 (``msrs.py``) at FMB's size: whole images (crop 600x800, h x w), random rescaling 0.5-2x,
-flips, photometric distortion; same loaders, metric and test-time augmentation.
+flips, photometric distortion; same loaders, metric and test-time augmentation.  FMB has no
+validation split: as on MSRS, validation (mmseg's ``tools/train.py``) reads a seeded 10 % of
+``train`` that the training loader leaves out (``holdout``, see ``msrs.py``); the benchmark tool
+trains on the whole ``train`` split without validation.
 
 ``num_classes = 15`` lives here, with the dataset; each ``<segmenter>_fmb.py`` hands it to the
 model (``decode_head=dict(num_classes=_base_.num_classes)``, as every leaf does), because a
@@ -32,6 +35,6 @@ _test_pipeline = [
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(dataset=dict(_dataset, pipeline=_train_pipeline))
+val_dataloader = dict(dataset=dict(_dataset, pipeline=_test_pipeline))
 test_dataloader = dict(dataset=dict(_dataset, pipeline=_test_pipeline))
-val_dataloader = test_dataloader
 del _scale, _dataset, _train_pipeline, _test_pipeline

@@ -4,7 +4,8 @@ per run.
 Written by ``tools/make_synthetic.py`` (see :mod:`psfusion.data.synthetic`): infrared sees the
 warm classes, visible the painted ones (by day).  Sized for CPUs: no worker processes, whole
 images (no crop), flips as the only augmentation.  Test-time augmentation, samplers, batch
-sizes, classes and metric are MSRS's (``msrs.py``).
+sizes, classes, metric and the validation hold-out (a seeded 10 % of ``train``, left out of
+training when validation is on; see ``msrs.py``) are MSRS's.
 """
 _base_ = ['./msrs.py']
 
@@ -28,7 +29,8 @@ _test_pipeline = [
 ]
 train_dataloader = dict(num_workers=0, persistent_workers=False,
                         dataset=dict(_dataset, pipeline=_train_pipeline))
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(_dataset, pipeline=_test_pipeline))
 test_dataloader = dict(num_workers=0, persistent_workers=False,
                        dataset=dict(_dataset, pipeline=_test_pipeline))
-val_dataloader = test_dataloader
 del _scale, _dataset, _train_pipeline, _test_pipeline

@@ -3,6 +3,16 @@
 mmseg's model-only SegFormer base (MiT-B0) widened and deepened exactly as mmseg's own
 ``segformer_mit-b4`` config does; no data or schedule settings.  9 classes unless the leaf
 passes its dataset's ``num_classes``.
+
+Training recipe (the PSFusion authors' released mmseg 0.24 configs, github.com/Linfeng-Tang/PSFusion
+``local_configs/``, trained on one RTX 3090 as the paper says (Sec. 4.1; their ``tools/train.py``
+defaults to one GPU, not distributed), so a config's ``samples_per_gpu`` is its batch): batch 4
+(``segformer.b4.512x512.ade.160k.py``, ``samples_per_gpu=4``; set by each
+``segformer_b4_<dataset>.py``) and AdamW lr 6e-5 (``_base_/schedules/schedule_160k.py``). The
+segmenter's own recipe is batch 16 at lr 6e-5 (SegFormer paper, implementation details; mmseg 1.2.2
+``segformer_mit-b4_8xb2-160k_ade20k-512x512.py``, 2 per GPU x 8 GPUs); to train that way, pass
+``--cfg-options train_dataloader.batch_size=16``. The paper's text says only that the segmentation
+models follow their original papers.
 """
 _base_ = 'mmseg::_base_/models/segformer_mit-b0.py'
 

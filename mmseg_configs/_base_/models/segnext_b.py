@@ -10,6 +10,17 @@ its dataset's ``num_classes``.
 
 MSCAN already uses BN and the head GroupNorm, so nothing needs a process group.  LightHamHead
 draws random bases at every forward pass: runs are repeatable only with a fixed seed.
+
+Training recipe (the PSFusion authors' released mmseg 0.24 configs, github.com/Linfeng-Tang/PSFusion
+``local_configs/``, trained on one RTX 3090 as the paper says (Sec. 4.1; their ``tools/train.py``
+defaults to one GPU, not distributed), so a config's ``samples_per_gpu`` is its batch): batch 4
+(``segnext.base.512x512.ade.160k.py``, ``samples_per_gpu=4``, SegNeXt's per-GPU value left as it
+was; set by each ``segnext_b_<dataset>.py``) and AdamW lr 6e-5
+(``_base_/schedules/schedule_160k.py``). mmseg's recipe for the segmenter is batch 16 at lr 6e-5
+(mmseg 1.2.2 ``segnext_mscan-b_1xb16-adamw-160k_ade20k-512x512.py``, one GPU; the SegNeXt
+repository's ``segnext.base.512x512.ade.160k.py`` has 4 per GPU, and its README trains on 8 GPUs);
+to train that way, pass ``--cfg-options train_dataloader.batch_size=16``. The paper's text says only
+that the segmentation models follow their original papers.
 """
 # ImageNet-pretrained MSCAN-B from the OpenMMLab model zoo (mmseg's value).  The benchmark tool
 # switches it off where it cannot be reached (`--pretrained off|auto`).

@@ -26,6 +26,7 @@ change as the fusion network learns); here it is one uninterrupted 80k run on fi
 The last checkpoint is kept (no validation during training, as every benchmark schedule).
 """
 _base_ = ['mmseg::_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_80k.py']
+schedule_name = '80k'  # recorded in results.csv (``schedule``)
 
 optim_wrapper = dict(
     _delete_=True,

@@ -7,6 +7,7 @@ SegFormer-mini learned clearly less in 300 steps at 6e-4, and no better at 2.4e-
 from it are **not** comparable with the paper's.
 """
 _base_ = ['./schedule_160k.py']
+schedule_name = 'quick'  # recorded in results.csv (``schedule``)
 
 optim_wrapper = dict(optimizer=dict(lr=1.2e-3))
 param_scheduler = [
