@@ -169,8 +169,9 @@ def _section(title: str, frame, marks, fmt: str, note: str = '') -> str:
 
 def segmenter_summary(results_path: str, dataset: str, segmenter: str,
                       sources: Optional[Sequence[str]] = None, tta: bool = False) -> str:
-    """Markdown per-class table (sources as rows) of one segmenter, ours only."""
-    summary = summarize(read_results(results_path), dataset)
+    """Markdown per-class table (sources as rows) of one segmenter, ours only (the latest row
+    of each run, whatever its recipe: a progress summary, not a table to publish)."""
+    summary = summarize(read_results(results_path), dataset, allow_mixed=True)
     summary = {k: v for k, v in summary.items()
                if k[0] == (segmenter, tta) and (sources is None or k[1] in sources)}
     name = display_name(segmenter, tta)
