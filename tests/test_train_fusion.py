@@ -86,6 +86,14 @@ def test_loss_falls(data_root):
     assert sum(totals[-3:]) / 3 < 0.75 * sum(totals[:3]) / 3, totals
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 def test_two_process_training_with_gloo(data_root, tmp_path):
     """tools/dist_train.sh: torchrun, 2 processes, gloo on the CPU."""
     from mmengine.config import Config
@@ -94,7 +102,8 @@ def test_two_process_training_with_gloo(data_root, tmp_path):
     cfg.merge_from_dict(tiny_options(data_root, max_iters=2, interval=2))
     config = tmp_path / 'tiny.py'
     cfg.dump(str(config))
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29533', OMP_NUM_THREADS='1')
+    # a port free now (a fixed one may still be held by an earlier run or another test)
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()), OMP_NUM_THREADS='1')
     proc = subprocess.run(
         ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(config), '2', '--work-dir',
          str(tmp_path / 'work')], capture_output=True, text=True, timeout=600, env=env,
@@ -104,6 +113,7 @@ def test_two_process_training_with_gloo(data_root, tmp_path):
     assert 'Distributed training: True' in output
     assert 'GPU number: 2' in output  # mmengine's name for the world size
     assert os.path.isfile(tmp_path / 'work' / 'iter_2.pth')
+    assert 'terminate called' not in output  # the process group is torn down before exit
 
 
 @pytest.mark.slow

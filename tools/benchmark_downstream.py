@@ -37,6 +37,7 @@ from psfusion.benchmark.run_config import SCHEDULES, RunOptions, RunSpec, load_c
 from psfusion.benchmark.run_paths import WorkDir
 from psfusion.benchmark.runner import run_benchmark
 from psfusion.benchmark.sources import parse_sources
+from psfusion.cli import add_debug_argument, run_tool
 from psfusion.data.io import DataError
 from psfusion.fusing import FusingError
 
@@ -88,6 +89,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override values of every run config, e.g. '
                         'model.backbone.init_cfg.checkpoint=PATH (part of the run hash)')
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -142,4 +144,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

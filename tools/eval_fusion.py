@@ -9,7 +9,8 @@ Examples:
 
 Writes ``OUT/<NAME>.csv`` per method (``image,<METRIC>...``), ``OUT/summary.md`` and
 ``OUT/summary.csv`` (mean ± std per method and metric) and ``OUT/<METRIC>.png`` (sorted-value
-curves).  Files are paired by name without extension; a missing or mismatched file is an error.
+curves).  Files are paired by name without extension; a missing or mismatched file is an error
+(one line, ``error: ...``, exit status 2; ``--debug`` shows the traceback).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import time
 
 from tqdm import tqdm
 
-from psfusion.data.io import DataError
+from psfusion.cli import add_debug_argument, run_tool
 from psfusion.metrics.folders import group_by_method, pair_folders, score_triples
 from psfusion.metrics.profiles import PROFILES
 from psfusion.metrics.report import write_report
@@ -57,6 +58,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='score only the fused images present when a method covers a '
                              'subset of the source pairs (otherwise an error)')
     parser.add_argument('--no-plots', action='store_true', help='skip the PNG figures')
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     names = [name for name, _ in args.fused]
     if len(set(names)) != len(names):
@@ -72,14 +74,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
-    try:
-        triples = pair_folders(args.ir, args.vi, dict(args.fused), args.allow_missing_fused)
-        with tqdm(total=len(triples), unit='image', desc='scoring', dynamic_ncols=True) as bar:
-            scores = score_triples(triples, list(args.labels), args.profile, args.workers,
-                                   progress=bar.update)
-    except DataError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
+    triples = pair_folders(args.ir, args.vi, dict(args.fused), args.allow_missing_fused)
+    with tqdm(total=len(triples), unit='image', desc='scoring', dynamic_ncols=True) as bar:
+        scores = score_triples(triples, list(args.labels), args.profile, args.workers,
+                               progress=bar.update)
     results = group_by_method(triples, scores)
     written = write_report(results, args.labels, args.out, args.profile,
                            plots=not args.no_plots)
@@ -93,4 +91,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(run_tool(main))

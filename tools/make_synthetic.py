@@ -7,9 +7,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
+from psfusion.cli import add_debug_argument, run_tool
 from psfusion.data.synthetic import SYNTHETIC_LAYOUTS, write_synthetic_dataset
+from psfusion.errors import ConfigError
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -26,6 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--height', type=int, default=128)
     parser.add_argument('--width', type=int, default=160)
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -42,20 +46,20 @@ def format_summary(summary: dict) -> str:
     return '\n'.join(lines)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
     num_val = args.num_val
     if num_val is None:
         num_val = 8 if SYNTHETIC_LAYOUTS[args.layout]['split_files'] else 0
     elif num_val and not SYNTHETIC_LAYOUTS[args.layout]['split_files']:
-        raise SystemExit(f'error: the {args.layout} layout has no validation split; drop '
-                         f'--num-val')
+        raise ConfigError(f'the {args.layout} layout has no validation split; drop --num-val')
     summary = write_synthetic_dataset(args.out, args.num_train, args.num_test, num_val,
                                       args.seed, args.height, args.width, args.layout)
     print(format_summary(summary))
     print(f'written to {args.out} in {time.perf_counter() - start:.1f} s')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

@@ -1,25 +1,28 @@
 """Parameters and compute of a PSFusion config's network (mmengine's complexity analysis).
 
-    python tools/model_info.py CONFIG [--shape H W]
+    python tools/model_info.py CONFIG [--shape H W] [--debug]
 
 mmengine counts multiply-adds (MACs); FLOPs below = 2 x MACs of convolutions and attention,
 the convention of the paper's and the reference's numbers.
 """
 import argparse
+import sys
 
 import psfusion  # noqa: F401  (mmcv-lite compatibility before any mmseg import)
-from mmengine.config import Config
 
+from psfusion.cli import add_debug_argument, run_tool
 from psfusion.complexity import fusion_complexity
+from psfusion.config_options import load_config
 from psfusion.registry import MODELS
 
 
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('--shape', type=int, nargs=2, default=(480, 640), metavar=('H', 'W'))
-    args = parser.parse_args()
-    cfg = Config.fromfile(args.config)
+    add_debug_argument(parser)
+    args = parser.parse_args(argv)
+    cfg = load_config(args.config)  # ConfigError for a missing file
     cfg.model.backbone_pretrained = None  # counting needs no weights
     model = MODELS.build(cfg.model)
     h, w = args.shape
@@ -39,7 +42,8 @@ def main() -> None:
     if full.unsupported_ops:
         print('not counted (element-wise): ' + ', '.join(
             f'{op.replace("aten::", "")} x{n}' for op, n in sorted(full.unsupported_ops.items())))
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

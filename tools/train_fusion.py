@@ -1,39 +1,52 @@
 """Train PSFusion with mmengine's Runner.
 
-    python tools/train_fusion.py CONFIG [--work-dir DIR] [--resume [CHECKPOINT]]
-                                 [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+    python tools/train_fusion.py CONFIG [--work-dir DIR] [--resume [auto|CHECKPOINT]]
+                                 [--cfg-options KEY=VALUE ...] [--launcher pytorch] [--debug]
     python tools/train_fusion.py CONFIG --test CHECKPOINT     # evaluate on the test split
 
-``--resume`` without a path continues from the latest checkpoint in the work directory.
+``--resume`` continues from the latest complete checkpoint of the work directory and stops with
+an error when there is none; ``--resume auto`` starts from iteration 0 in that case;
+``--resume CHECKPOINT`` continues from that file.  ``--cfg-options`` keys must exist in the
+config; a top-level variable (e.g. ``max_iters=3``) is re-evaluated, so every value computed
+from it follows.  Errors in the data, config or checkpoints print one line, ``error: ...``
+(exit status 2); ``--debug`` shows the traceback.
 Multi-process: tools/dist_train.sh CONFIG NPROC [options].
 """
 import argparse
+import sys
 
 import psfusion  # noqa: F401  (mmcv-lite compatibility before any mmseg import)
 from mmengine.config import DictAction
 
+from psfusion.cli import add_debug_argument, run_tool
 from psfusion.engine.allocator import keep_freed_memory
 from psfusion.engine.training import prepare_config, test, train
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='training config file')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument('--resume', nargs='?', const=True, default=False,
-                        help='resume from CHECKPOINT, or from the latest one in the work dir')
+                        metavar='auto|CHECKPOINT',
+                        help='continue from the latest complete checkpoint in the work dir (an '
+                        'error if there is none); "auto": the same, but start from iteration 0 '
+                        'if there is none; CHECKPOINT: continue from that file')
     parser.add_argument('--test', metavar='CHECKPOINT',
                         help='only evaluate CHECKPOINT on the test split')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config values, e.g. train_cfg.max_iters=100')
+                        help='override config values, e.g. max_iters=100 (a top-level variable: '
+                        'everything computed from it follows) or train_cfg.val_interval=50; '
+                        'unknown keys are refused')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher (torchrun: pytorch)')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
-    return parser.parse_args()
+    add_debug_argument(parser)
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv=None) -> int:
+    args = parse_args(argv)
     keep_freed_memory()  # CPU training otherwise re-faults its large feature maps every step
     cfg = prepare_config(args.config, args.work_dir, args.resume, args.cfg_options,
                          args.launcher)
@@ -41,7 +54,8 @@ def main() -> None:
         print(test(cfg, args.test))
     else:
         train(cfg)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(run_tool(main))

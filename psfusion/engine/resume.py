@@ -14,13 +14,16 @@ With ``num_workers=0`` (all augmentation randomness in the main process) a kille
 run reproduces the uninterrupted run's losses; with worker processes, each worker's generators
 are re-seeded when the loader restarts, so augmentation differs (in distribution, not in kind).
 In multi-process training every rank restores rank 0's stored state.
+
+:func:`resolve_resume` decides what ``--resume`` means (see there): a bare ``--resume`` with
+nothing to resume is an error, ``--resume auto`` then starts from iteration 0.
 """
 from __future__ import annotations
 
 import itertools
 import logging
 import random
-from typing import Optional
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -29,7 +32,9 @@ from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
 
+from ..errors import CheckpointError
 from ..registry import HOOKS, LOOPS
+from .checkpoint import find_resume_checkpoint, load_checkpoint_checked
 
 RNG_KEY = 'rng_state'
 PENDING_KEY = 'psfusion_pending_rng_state'
@@ -114,3 +119,40 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         if state is not None:
             restore_rng_state(state)
             self.runner.message_hub.pop_info(PENDING_KEY)
+
+
+def resolve_resume(work_dir: str, resume: Union[bool, str], log: Callable[[str], None] = print
+                   ) -> Optional[str]:
+    """What ``--resume`` asks for: the checkpoint to resume from, or None to start at 0.
+
+    * ``False``: None (a new run);
+    * ``True`` (bare ``--resume``): the latest complete checkpoint of ``work_dir``
+      (:func:`~.checkpoint.find_resume_checkpoint`: a partial file of a killed write is
+      skipped); none there is an error, since the user expected to continue;
+    * ``'auto'``: the same, but with nothing to resume training starts from iteration 0 (said
+      through ``log``);
+    * a path: that checkpoint, loaded once here to check it.
+
+    Raises:
+        CheckpointError: nothing to resume with a bare ``--resume``, or a missing, corrupt or
+            incomplete ``--resume FILE``.
+    """
+    if not resume:
+        return None
+    if resume is True or resume == 'auto':
+        found = find_resume_checkpoint(work_dir, log)
+        if found is not None:
+            return found
+        if resume == 'auto':
+            log(f'--resume auto: no checkpoint to resume from in {work_dir}: starting from '
+                f'iteration 0')
+            return None
+        raise CheckpointError(
+            f'--resume: nothing to resume in {work_dir} (no complete checkpoint there). Drop '
+            f'--resume to start a new run, pass --resume auto to start from iteration 0 when '
+            f'there is nothing to resume, or check --work-dir.')
+    try:
+        load_checkpoint_checked(str(resume))
+    except CheckpointError as exc:
+        raise CheckpointError(f'--resume: {exc}') from exc
+    return str(resume)

@@ -1,46 +1,104 @@
 """Configuration and launch of fusion training (``tools/train_fusion.py`` is a thin CLI on this).
 
-:func:`prepare_config` applies the command-line choices to a config: work directory, resume,
-``--cfg-options``, the launcher (on a machine without a GPU, gloo and a CPU model wrapper), and
-the validation split held out of the training split when the config asks for one
-(``val_split = dict(fraction=..., seed=...)``).
+:func:`prepare_config` applies the command-line choices to a config: ``--cfg-options``
+(:mod:`psfusion.config_options`: unknown keys refused, top-level variables re-evaluated), work
+directory, resume (:func:`.resume.resolve_resume`), the launcher (on a machine without a GPU,
+gloo and a CPU model wrapper), crash-safe checkpoints (:class:`.checkpoint.AtomicCheckpointHook`)
+and the validation split held out of the training split when the config asks for one
+(``val_split = dict(fraction=..., seed=...)``).  Before anything is built it checks what would
+otherwise fail late: the LR schedule's ranges, and the pretrained trunk file
+(``model.backbone_pretrained``), loaded once weights-only.
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from ..config_options import apply_cfg_options, load_config
+from ..errors import ConfigError
+from .checkpoint import load_checkpoint_checked, use_atomic_checkpoints
+from .resume import resolve_resume
 from .splits import write_validation_split
+
+
+def _log(message: str) -> None:
+    print_log(message, logger='current')
 
 
 def prepare_config(config: Union[str, Config], work_dir: Optional[str] = None,
                    resume: Union[bool, str] = False, cfg_options: Optional[dict] = None,
-                   launcher: str = 'none') -> Config:
-    """Load ``config`` and apply the run's options (see module doc)."""
-    cfg = config.copy() if isinstance(config, Config) else Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+                   launcher: str = 'none', log: Callable[[str], None] = _log) -> Config:
+    """Load ``config`` and apply the run's options (see module doc).
+
+    ``resume``: False, True (the latest complete checkpoint of the work dir; an error when
+    there is none), ``'auto'`` (the same, or iteration 0 when there is none) or a checkpoint
+    path (:func:`.resume.resolve_resume`).
+
+    Raises:
+        ConfigError: an unknown ``--cfg-options`` key, an unusable value or schedule.
+        CheckpointError: nothing to resume, or a bad ``--resume`` file.
+        PretrainedTrunkError: the configured pretrained trunk file is corrupt or missing.
+    """
+    if isinstance(config, Config):
+        cfg = apply_cfg_options(config.copy(), cfg_options)
+    else:
+        cfg = load_config(config, cfg_options)
     cfg.launcher = launcher
     if work_dir:
         cfg.work_dir = work_dir
     elif not cfg.get('work_dir'):
         name = osp.splitext(osp.basename(cfg.filename or 'psfusion'))[0]
         cfg.work_dir = osp.join('work_dirs', name)
+    use_atomic_checkpoints(cfg)
+    check_schedule(cfg)
     if resume:
-        cfg.resume = True
-        cfg.load_from = resume if isinstance(resume, str) else None
+        checkpoint = resolve_resume(cfg.work_dir, resume, log)
+        cfg.resume = checkpoint is not None
+        cfg.load_from = checkpoint
     if launcher != 'none' and not torch.cuda.is_available():
         cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
         cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
                                      broadcast_buffers=False)
+    check_pretrained_trunk(cfg)
     if cfg.get('val_split'):
         _hold_out_validation(cfg)
     return cfg
+
+
+def check_schedule(cfg: Config) -> None:
+    """Every iteration-based LR scheduler must have ``begin < end`` (e.g. a warm-up longer than
+    a shortened run is refused here, naming the variables, not inside mmengine)."""
+    schedulers = cfg.get('param_scheduler') or []
+    for index, scheduler in enumerate(schedulers if isinstance(schedulers, list) else []):
+        begin, end = scheduler.get('begin', 0), scheduler.get('end')
+        if isinstance(end, (int, float)) and isinstance(begin, (int, float)) and begin >= end:
+            raise ConfigError(
+                f'param_scheduler[{index}] ({scheduler.get("type")}) would run from iteration '
+                f'{begin} to {end}: it must end after it begins. After shortening the run '
+                f'(max_iters), shorten the warm-up too, e.g. --cfg-options max_iters=N '
+                f'warmup_iters=M with M < N.')
+
+
+def check_pretrained_trunk(cfg: Config) -> None:
+    """Load ``model.backbone_pretrained`` (a local file, or a URL already in torch's hub
+    cache) once, weights-only, so that a missing or corrupt file stops the run now, naming
+    it, and not after the datasets and Runner are built."""
+    from ..models.encoder import load_trunk_state_dict
+
+    path = (cfg.get('model') or {}).get('backbone_pretrained')
+    if not path:
+        return
+    if path.startswith(('http://', 'https://')):
+        cached = osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(path))
+        if not osp.isfile(cached):
+            return  # downloaded (or refused) when the model initialises
+    load_trunk_state_dict(path)  # PretrainedTrunkError naming the file and what to do
 
 
 def _hold_out_validation(cfg: Config) -> None:
@@ -48,12 +106,12 @@ def _hold_out_validation(cfg: Config) -> None:
     train_set = cfg.train_dataloader.dataset
     val_set = cfg.val_dataloader.dataset
     if val_set.get('split', 'train') != train_set.get('split', 'train'):
-        raise ValueError('val_split holds validation out of the training split: the val '
-                         'dataset must use the same split folder as the training dataset.')
+        raise ConfigError('val_split holds validation out of the training split: the val '
+                          'dataset must use the same split folder as the training dataset.')
     for dataset in (train_set, val_set):
         if not _layout_of(dataset):
-            raise ValueError(f'val_split needs a paired dataset of a registered layout (they '
-                             f'take split_file); {dataset.type} is not one.')
+            raise ConfigError(f'val_split needs a paired dataset of a registered layout (they '
+                              f'take split_file); {dataset.type} is not one.')
     train_file, val_file = write_validation_split(
         train_set.data_root, osp.join(cfg.work_dir, 'splits'), train_set.get('split', 'train'),
         cfg.val_split.get('fraction', 0.1), cfg.val_split.get('seed', 0),
@@ -67,7 +125,7 @@ def _dataset_class(dataset_cfg) -> type:
 
     cls = DATASETS.get(dataset_cfg.type)
     if cls is None:
-        raise ValueError(f'unknown dataset type {dataset_cfg.type!r} in the config')
+        raise ConfigError(f'unknown dataset type {dataset_cfg.type!r} in the config')
     return cls
 
 
@@ -89,11 +147,37 @@ def init_cpu_distributed(cfg: Config) -> None:
         torch.distributed.init_process_group(backend='gloo')
 
 
+def finish_distributed(completed: bool) -> None:
+    """Tear the process group down before the interpreter exits.
+
+    mmengine leaves it alive; gloo's background threads are then destroyed during interpreter
+    shutdown, which can abort a rank ("terminate called without an active exception") after
+    a successful run.  After a completed run all ranks first meet at a barrier, so that no
+    rank tears its connections down while another still talks to it; after a failure there
+    is no barrier (the other ranks may be gone).
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if completed:
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
 def train(cfg: Config) -> Runner:
     """Build the Runner from a prepared config and train; returns the Runner."""
     init_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
-    runner.train()
+    completed = False
+    try:
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        completed = True
+    finally:
+        if cfg.get('launcher', 'none') != 'none':
+            finish_distributed(completed)
     return runner
 
 
@@ -102,7 +186,6 @@ def test(cfg: Config, checkpoint: str) -> dict:
     cfg = cfg.copy()
     cfg.load_from = checkpoint
     cfg.resume = False
-    if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'{checkpoint}: checkpoint not found')
+    load_checkpoint_checked(checkpoint)  # CheckpointError naming a missing or corrupt file
     os.makedirs(cfg.work_dir, exist_ok=True)
     return Runner.from_cfg(cfg).test()

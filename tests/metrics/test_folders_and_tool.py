@@ -121,8 +121,11 @@ def test_eval_tool_outputs(dataset, capsys):
 def test_eval_tool_errors(dataset, capsys):
     (dataset / 'fused_a' / 's2.png').unlink()
     tool = _tool()
-    code = tool.main(['--ir', str(dataset / 'ir'), '--vi', str(dataset / 'vi'),
-                      '--fused', f'A={dataset / "fused_a"}', '--out', str(dataset / 'out')])
+    from psfusion.cli import run_tool
+
+    code = run_tool(tool.main, ['--ir', str(dataset / 'ir'), '--vi', str(dataset / 'vi'),
+                                '--fused', f'A={dataset / "fused_a"}', '--out',
+                                str(dataset / 'out')])
     assert code == 2
     assert "no fused image of 'A'" in capsys.readouterr().err
     assert not (dataset / 'out').exists()
