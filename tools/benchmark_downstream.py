@@ -29,17 +29,15 @@ from mmengine.config import DictAction
 from psfusion.benchmark.catalog import (DATASETS, SEGMENTERS, check_dataset, config_path,
                                         dataset_title, parse_segmenters)
 from psfusion.benchmark.fused_sources import materialize_sources
-from psfusion.benchmark.pretrained import (PRETRAINED_MODES, PretrainedUnavailable,
-                                           resolve_pretrained)
+from psfusion.benchmark.pretrained import PRETRAINED_MODES, resolve_pretrained
 from psfusion.benchmark.report import segmenter_summary
-from psfusion.benchmark.results import ResultsError
 from psfusion.benchmark.run_config import SCHEDULES, RunOptions, RunSpec, load_config
 from psfusion.benchmark.run_paths import WorkDir
 from psfusion.benchmark.runner import run_benchmark
 from psfusion.benchmark.sources import parse_sources
 from psfusion.cli import add_debug_argument, run_tool
-from psfusion.data.io import DataError
-from psfusion.fusing import FusingError
+from psfusion.config_options import apply_cfg_options
+from psfusion.errors import PsfusionError
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -99,15 +97,19 @@ def main(argv=None) -> int:
         dataset = check_dataset(args.dataset)
         segmenters = parse_segmenters(args.seg)
         sources = parse_sources(args.sources)
-    except (ValueError, DataError) as exc:
+    except (ValueError, PsfusionError) as exc:
+        if args.debug:
+            raise
         print(f'error: {exc}', file=sys.stderr)
         return 2
     try:  # before any training: every segmenter's pretrained backbone must be readable
         for segmenter in segmenters:
             cfg = load_config(str(config_path(segmenter, dataset, args.config_dir)))
-            cfg.merge_from_dict(args.cfg_options)
+            apply_cfg_options(cfg, args.cfg_options)
             resolve_pretrained(cfg, args.pretrained, log=lambda message: None)
-    except (PretrainedUnavailable, FileNotFoundError) as exc:
+    except (PsfusionError, FileNotFoundError) as exc:
+        if args.debug:
+            raise
         print(f'error: {segmenter}: {exc}', file=sys.stderr)
         return 2
     work = WorkDir(args.work_dir or os.path.join('work_dirs', 'benchmark', dataset))
@@ -115,12 +117,11 @@ def main(argv=None) -> int:
         work.check_dataset(dataset)
         sources = materialize_sources(sources, dataset, args.data_root, work, log=print)
         work.record_sources(dataset, args.data_root, sources)
-    except ValueError as exc:
+    except (ValueError, PsfusionError) as exc:
+        if args.debug:
+            raise
         print(f'error: {exc}', file=sys.stderr)
         return 2
-    except (DataError, FusingError) as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
     options = RunOptions(data_root=args.data_root, work_dir=work.root, schedule=args.schedule,
                          pretrained=args.pretrained, config_dir=args.config_dir,
                          workers=args.workers, batch_size=args.batch_size,
@@ -133,9 +134,11 @@ def main(argv=None) -> int:
                 spec = RunSpec.of(dataset, segmenter, source, seed, args.tta)
                 try:
                     run_benchmark(spec, options, log=print)
-                except (DataError, ResultsError) as exc:
+                except PsfusionError as exc:
+                    if args.debug:
+                        raise
                     print(f'error: {exc}', file=sys.stderr)
-                    return 1
+                    return 2
     for segmenter in segmenters:
         print(segmenter_summary(work.results, dataset, segmenter, [s.name for s in sources],
                                 tta=args.tta))

@@ -13,10 +13,10 @@ import os
 import sys
 
 import psfusion  # noqa: F401  (must precede any mmseg import)
-from psfusion.cli import add_debug_argument, run_tool
 from psfusion.benchmark.catalog import DATASETS, check_dataset
 from psfusion.benchmark.report import TableOptions, build_tables
 from psfusion.benchmark.tables import DEFAULT_REPORTED, FORMATS
+from psfusion.cli import add_debug_argument, run_tool
 from psfusion.errors import PsfusionError
 
 

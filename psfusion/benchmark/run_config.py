@@ -30,6 +30,7 @@ from mmengine.config import Config, ConfigDict
 
 from .datasets import disable_validation  # (also registers the datasets)
 from . import transforms as _transforms  # noqa: F401  (registers the transforms)
+from ..config_options import apply_cfg_options
 from .catalog import config_path, default_config_dir
 from .pretrained import resolve_pretrained
 from .results import RunKey
@@ -342,8 +343,8 @@ def build_run_config(spec: RunSpec, options: RunOptions, log: Log = print) -> Co
         cfg.train_dataloader.batch_size = options.batch_size
     if options.workers is not None:
         set_workers(cfg, options.workers)
-    if options.cfg_options:
-        cfg.merge_from_dict(options.cfg_options)
+    if options.cfg_options:  # unknown keys, and variables others were computed from, refused
+        apply_cfg_options(cfg, options.cfg_options)
     set_source(cfg, spec.source, options.data_root)
     disable_validation(cfg)  # and train on the whole training split, as the paper does
     cfg.randomness = dict(seed=key.seed, deterministic=False)

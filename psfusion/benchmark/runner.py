@@ -25,6 +25,8 @@ from typing import Callable, Optional
 from mmengine.config import Config
 
 from ..complexity import segmenter_complexity
+from ..engine.checkpoint import use_atomic_checkpoints
+from ..engine.resume import find_resume_checkpoint
 from ..metrics import segmentation as _segmentation  # noqa: F401  (registers the metric)
 from .checkpoints import trust_checkpoints_under
 from .results import (Provenance, append_result, check_classes, find_result, read_results,
@@ -86,6 +88,7 @@ def runner_config(cfg: Config, spec: RunSpec, folder: RunFolder, phase: str) -> 
             raise ValueError(f'{cfg.filename}: --tta needs a tta_pipeline in the config')
         data['test_dataloader']['dataset']['pipeline'] = data['tta_pipeline']
         data['model'] = dict(type='SegTTAModel', module=data['model'])
+    use_atomic_checkpoints(data)  # a kill while saving never leaves a partial checkpoint
     keep = runner_keys()
     return PlainTextConfig({name: value for name, value in data.items() if name in keep},
                            filename=cfg.filename)
@@ -106,10 +109,10 @@ def train_if_needed(cfg: Config, spec: RunSpec, folder: RunFolder,
         log(f'  trained already: {final}')
         return final, None
     run_cfg = runner_config(cfg, spec, folder, 'train')
-    run_cfg.resume, run_cfg.load_from = os.path.isfile(folder.last_checkpoint), None
-    if run_cfg.resume:
-        with open(folder.last_checkpoint, encoding='utf-8') as handle:
-            log(f'  resuming from {handle.read().strip()}')
+    checkpoint = find_resume_checkpoint(folder.path, log) if os.path.isdir(folder.path) else None
+    run_cfg.resume, run_cfg.load_from = checkpoint is not None, checkpoint
+    if checkpoint:
+        log(f'  resuming from {checkpoint}')
     start = time.perf_counter()
     try:
         runner = Runner.from_cfg(run_cfg)

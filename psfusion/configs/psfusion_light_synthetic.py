@@ -6,7 +6,7 @@ _base_ = [
     '_base_/schedules/sgd_poly_170k.py', '_base_/default_runtime.py'
 ]
 max_iters = 200
-warmup_iters = 30
+warmup_iters = max(1, min(30, max_iters // 5))  # 30; --cfg-options max_iters=N shortens it
 val_interval = 100
 optim_wrapper = dict(optimizer=dict(lr=1e-2))
 param_scheduler = [

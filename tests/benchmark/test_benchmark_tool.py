@@ -223,7 +223,7 @@ def test_precise_errors(run, capsys, tmp_path):
     argv = list(run['argv'])
     argv[argv.index('--sources') + 1] = f'partial={tmp_path / "partial"}'
     argv[argv.index('--work-dir') + 1] = str(tmp_path / 'work')
-    assert benchmark_downstream.main(argv) == 1
+    assert benchmark_downstream.main(argv) == 2
     err = capsys.readouterr().err
     assert 'no fused images for split' in err and str(tmp_path / 'partial') in err
     assert make_tables.main(['--dataset', 'msrs', '--results', str(tmp_path / 'x.csv')]) == 2
