@@ -71,8 +71,13 @@ def manifest_of(out: Path) -> dict:
 
 
 def run_tool(monkeypatch, *args) -> None:
+    """Run tools/fuse.py as a script; a clean exit (status 0) returns, others raise."""
     monkeypatch.setattr(sys, 'argv', ['fuse.py', *map(str, args)])
-    runpy.run_path(TOOL, run_name='__main__')
+    try:
+        runpy.run_path(TOOL, run_name='__main__')
+    except SystemExit as exit_info:
+        if exit_info.code not in (0, None):
+            raise
 
 
 # ------------------------------------------------------------------------------ PSFusion

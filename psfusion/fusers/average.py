@@ -29,6 +29,11 @@ class AverageFuser(Fuser):
     name = 'average'
     colour = f'RGB: {RULE}'
 
+    tile_overlap = 0  # per pixel: tiles change nothing
+
+    def bytes_per_pixel(self) -> float:
+        return 32.0  # int16 sums of the RGB channels and the uint8 result
+
     def identity(self) -> dict:
         return dict(rule=RULE)
 
