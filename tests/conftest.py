@@ -28,3 +28,16 @@ def shared_subdir(shared: Path, name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f'{path} not found')
     return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_scope():
+    """Forget the mmengine default scopes a test created (a Runner makes its scope, e.g.
+    ``psfusion``, the current one for the rest of the process), so that a later test building
+    from mmseg's registries does not depend on which tests ran before it."""
+    from mmengine.registry import DefaultScope
+
+    before = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(before)

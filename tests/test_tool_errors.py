@@ -63,7 +63,9 @@ def test_train_fusion_errors_are_one_line(capsys, tmp_path):
 
 
 def test_a_shortened_run_needs_a_shorter_warm_up(capsys):
-    err = _error(capsys, 'train_fusion', [DEMO_CONFIG, '--cfg-options', 'max_iters=3'])
+    # the demo config shortens its warm-up with max_iters; an explicit longer one is refused
+    err = _error(capsys, 'train_fusion', [DEMO_CONFIG, '--cfg-options', 'max_iters=3',
+                                          'warmup_iters=30'])
     assert err == (
         'error: param_scheduler[1] (PolyLR) would run from iteration 30 to 3: it must end after '
         'it begins. After shortening the run (max_iters), shorten the warm-up too, e.g. '
