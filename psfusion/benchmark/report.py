@@ -34,9 +34,8 @@ from .sources import split_folder
 from .tables import (DEFAULT_REPORTED, FORMATS, ClassInfo, complexity_table,
                      mark_seed_counts, ordered_segmenters, ordered_sources, pipeline_complexity,
                      rank_marks, read_manifest_complexity, recipe_text, recipes_present,
-                     render, seed_counts,
-                     select_reported, seg_title, source_title, summarize, table1, table2,
-                     table5, table_rows)
+                     render, seed_counts, select_reported, seg_title, source_title, summarize,
+                     summarize_rows, table1, table2, table5, table_rows)
 from .uncertainty import load_cells, uncertainty_markdown
 
 
@@ -219,7 +218,7 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
     classes = ClassInfo.of_dataset(dataset)
     check_classes(frame[frame['dataset'].astype(str) == dataset], classes.names, results_path)
     rows = table_rows(frame, dataset, options.allow_mixed)
-    summary = mark_seed_counts(summarize(frame, dataset, options.allow_mixed))
+    summary = mark_seed_counts(summarize_rows(rows))
     if not summary:
         raise DataError(f'{results_path}: no results for dataset {dataset!r}.')
     work_dir = os.path.dirname(os.path.abspath(results_path))
@@ -295,8 +294,7 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
             document.append(text)
             path = os.path.join(out_dir, 'stats.md')
             write_text(path, f'# Uncertainty of the {dataset_title(dataset)} results\n\n'
-                       f'From `{results_path}`. {common}\n\n' +
-                       text.replace('\n## ', '\n## ', 1))
+                       f'From `{results_path}`. {common}\n\n' + text)
             written['stats.md'] = path
     path = os.path.join(out_dir, 'table.md')
     write_text(path, '\n'.join(document))

@@ -273,6 +273,15 @@ def _with_checkpoint_identities(value):
     return value
 
 
+def _placeholder_paths(data: dict, loaders: Sequence[str]) -> None:
+    """Replace the datasets' ``data_root``/``fused_root`` of ``loaders`` by placeholders."""
+    for loader in loaders:
+        dataset = (data.get(loader) or {}).get('dataset') or {}
+        for key in _PATH_KEYS:
+            if dataset.get(key):
+                dataset[key] = f'<{key}>'
+
+
 def recipe(cfg: Config) -> dict:
     """The part of a run config that changes the trained model or its test result
     (:data:`RECIPE_KEYS`), with runtime-only settings, ``_delete_`` markers, dataset paths and
@@ -280,15 +289,9 @@ def recipe(cfg: Config) -> dict:
     data = _without_delete_markers(copy.deepcopy(cfg.to_dict()))
     out = {key: data[key] for key in RECIPE_KEYS if data.get(key) is not None}
     for loader in ('train_dataloader', 'test_dataloader'):
-        settings = out.get(loader)
-        if not settings:
-            continue
         for key in _LOADER_RUNTIME_KEYS:
-            settings.pop(key, None)
-        dataset = settings.get('dataset') or {}
-        for key in _PATH_KEYS:
-            if dataset.get(key):
-                dataset[key] = f'<{key}>'
+            (out.get(loader) or {}).pop(key, None)
+    _placeholder_paths(out, ('train_dataloader', 'test_dataloader'))
     for key in _LOOP_RUNTIME_KEYS:
         (out.get('train_cfg') or {}).pop(key, None)
     evaluator = out.get('test_evaluator')
@@ -316,11 +319,7 @@ def legacy_config_hash(cfg: Config) -> str:
     for key in _LEGACY_BOOKKEEPING_KEYS:
         data.pop(key, None)
     data.pop(SCHEDULE_NAME_KEY, None)
-    for loader in ('train_dataloader', 'test_dataloader', 'val_dataloader'):
-        dataset = (data.get(loader) or {}).get('dataset') or {}
-        for key in _PATH_KEYS:
-            if dataset.get(key):
-                dataset[key] = f'<{key}>'
+    _placeholder_paths(data, ('train_dataloader', 'test_dataloader', 'val_dataloader'))
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -113,30 +113,28 @@ class MixedRecipesError(PsfusionError, ValueError):
     """Runs trained with different recipes would share a table (``--allow-mixed`` permits it)."""
 
 
-def recipe_text(recipe: Sequence) -> str:
-    """``schedule quick, 300 iterations, batch 8, pretrained none`` (unknown parts: ``?``)."""
-    def part(value) -> str:
-        text = '' if value is None or (isinstance(value, float) and math.isnan(value)) else \
-            str(value)
-        if text.endswith('.0') and text[:-2].isdigit():
-            text = text[:-2]
-        return text or '?'
-
-    schedule, iters, batch, pretrained = (part(v) for v in recipe)
+def recipe_text(recipe: Sequence[str]) -> str:
+    """``schedule quick, 300 iterations, batch 8, pretrained none`` for a recipe of
+    :func:`with_recipe` (unknown parts: ``?``)."""
+    schedule, iters, batch, pretrained = (part or '?' for part in recipe)
     return f'schedule {schedule}, {iters} iterations, batch {batch}, pretrained {pretrained}'
 
 
+def _recipe_part(value) -> str:
+    """A provenance value as text: ``''`` where unknown (NaN), whole numbers without ``.0``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ''
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def with_recipe(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with a ``recipe`` column: the tuple of :data:`RECIPE_COLUMNS` (missing or
-    empty values of stores written before provenance existed: ``''``)."""
+    """``frame`` with a ``recipe`` column: the tuple of :data:`RECIPE_COLUMNS` as text (missing
+    or empty values of stores written before provenance existed: ``''``)."""
     frame = frame.copy()
-    parts = []
-    for column in RECIPE_COLUMNS:
-        values = frame[column] if column in frame.columns else pd.Series('', index=frame.index)
-        parts.append(values.map(lambda v: '' if v is None or (isinstance(v, float) and
-                                                               math.isnan(v)) else
-                                (str(int(v)) if isinstance(v, float) and v.is_integer()
-                                 else str(v))))
+    parts = [frame[column].map(_recipe_part) if column in frame.columns
+             else pd.Series('', index=frame.index) for column in RECIPE_COLUMNS]
     frame['recipe'] = list(zip(*parts)) if len(frame) else []
     return frame
 
@@ -179,10 +177,14 @@ def table_rows(frame: pd.DataFrame, dataset: str, allow_mixed: bool = False) -> 
 
 
 def summarize(frame: pd.DataFrame, dataset: str, allow_mixed: bool = False) -> dict:
-    """``{((segmenter, tta), source): {metric: Cell}}`` over the seeds of the rows
-    :func:`table_rows` keeps; metrics are ``mIoU``, ``mAcc``, the store's class columns,
-    ``params`` and ``macs``."""
-    frame = table_rows(frame, dataset, allow_mixed)
+    """:func:`summarize_rows` of the rows :func:`table_rows` keeps."""
+    return summarize_rows(table_rows(frame, dataset, allow_mixed))
+
+
+def summarize_rows(frame: pd.DataFrame) -> dict:
+    """``{((segmenter, tta), source): {metric: Cell}}`` over the seeds of ``frame``'s rows
+    (one per key); metrics are ``mIoU``, ``mAcc``, the store's class columns, ``params`` and
+    ``macs``."""
     metrics = list(SUMMARY_COLUMNS) + class_columns(frame) + ['params', 'macs']
     summary = {}
     for (segmenter, tta, source), group in frame.groupby(['segmenter', 'tta', 'source'],
