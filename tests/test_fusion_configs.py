@@ -91,6 +91,7 @@ def test_fmb_model_takes_one_training_step(tmp_path):
     from mmengine.optim import build_optim_wrapper
 
     from psfusion.data.synthetic import write_synthetic_dataset
+    from psfusion.engine import foreground_share
     from psfusion.registry import DATASETS, MODELS
 
     write_synthetic_dataset(str(tmp_path), num_train=2, num_test=2, num_val=0, height=64,
@@ -109,6 +110,8 @@ def test_fmb_model_takes_one_training_step(tmp_path):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     assert model.num_classes == 15
+    share = foreground_share([item['seg_map_path'] for item in dataset.items()], 15)
+    model.loss_module.set_foreground_share(share)  # as BinaryClassWeightHook does
     model.train()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}

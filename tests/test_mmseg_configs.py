@@ -20,7 +20,8 @@ from mmseg.registry import DATASETS, MODELS
 
 import psfusion
 from psfusion.benchmark.catalog import DATASETS as DATASET_KEYS
-from psfusion.benchmark.catalog import PAPER_SEGMENTERS, SEGMENTERS, config_path
+from psfusion.benchmark.catalog import PAPER_SEGMENTERS, SEGMENTERS, config_path, \
+    is_feature_level
 from psfusion.benchmark.datasets import disable_validation
 from psfusion.benchmark.run_config import SCHEDULE_KEYS, apply_image_size
 from psfusion.data.layouts import layout_class
@@ -31,6 +32,10 @@ from .benchmark._data import cached_mmseg_metainfo, make_mfnet_from_msrs
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / 'mmseg_configs'
 CONFIGS = [(s, d) for s in SEGMENTERS for d in DATASET_KEYS]
+# One training step of the image-level configs; the feature-level models (rgbt source) train in
+# tests/segmenters/test_feature_level.py, their leaves are checked against their image-level
+# counterparts' in tests/benchmark/test_rgbt.py.
+IMAGE_CONFIGS = [(s, d) for s, d in CONFIGS if not is_feature_level(s)]
 CROPS = {'msrs': (480, 640), 'mfnet': (480, 640), 'fmb': (600, 800), 'synthetic': (128, 160)}
 DATASET_TYPES = {'msrs': 'psfusion.MSRSSegDataset', 'mfnet': 'psfusion.MFNetSegDataset',
                  'fmb': 'psfusion.FMBSegDataset', 'synthetic': 'psfusion.SyntheticSegDataset'}
@@ -46,9 +51,11 @@ PARAMS_PER_CLASS = {'banet': 128 + 64}
 # its batch size where it is not the dataset base's 8: BANet trains with its own recipe
 # (SeAFusion's), SegFormer-B4 and SegNeXt with the PSFusion authors' batch, SegFormer-B2 with
 # their learning rate (see the model bases' docstrings).
-SCHEDULE = {'banet': 'banet_80k', 'segformer_b2': 'segformer_b2_160k'}
-BATCH_SIZE = {'banet': 16, 'segformer_b4': 4, 'segnext_b': 4, 'segnext_l': 6}
-LR = {'segformer_b2': 1e-4}
+# The feature-level segmenters share the recipe of the SegFormer they are compared with.
+SCHEDULE = {'banet': 'banet_80k', 'segformer_b2': 'segformer_b2_160k',
+            'cmx_b2': 'segformer_b2_160k', 'early_b2': 'segformer_b2_160k'}
+BATCH_SIZE = {'banet': 16, 'segformer_b4': 4, 'segnext_b': 4, 'segnext_l': 6, 'cmx_b4': 4}
+LR = {'segformer_b2': 1e-4, 'cmx_b2': 1e-4, 'early_b2': 1e-4}
 # The validation data of each dataset's configs: (split, holdout part); None: no hold-out.
 VALIDATION = {'msrs': ('train', 'val'), 'fmb': ('train', 'val'), 'synthetic': ('train', 'val'),
               'mfnet': ('val', None)}
@@ -88,7 +95,7 @@ def test_every_segmenter_has_a_config_for_every_dataset():
 
 def test_no_config_wraps_settings_for_a_leaf_to_unpack():
     files = sorted(CONFIG_DIR.rglob('*.py'))
-    assert len(files) == len(CONFIGS) + 14  # 4 dataset, 6 model and 4 schedule bases
+    assert len(files) == len(CONFIGS) + 20  # 4 dataset, 11 model and 5 schedule bases
     for path in files:
         text = path.read_text()
         assert 'data_settings' not in text and 'schedule_settings' not in text, path
@@ -101,6 +108,8 @@ def test_a_leaf_is_its_bases_and_its_model_changes(segmenter, dataset):
     names = [target.id for node in tree.body if isinstance(node, ast.Assign)
              for target in node.targets]
     batch = ['train_dataloader'] if segmenter in BATCH_SIZE and dataset != 'synthetic' else []
+    if is_feature_level(segmenter):  # every loader reads the rgbt source
+        batch = ['train_dataloader', 'val_dataloader', 'test_dataloader']
     assert names == ['_base_'] + batch + ['model'], path
     assert _parse(segmenter, dataset)._cfg_dict.keys().isdisjoint(
         {'data_settings', 'schedule_settings'})
@@ -217,7 +226,7 @@ def tiny_roots(tmp_path_factory):
     return {'msrs': synthetic, 'synthetic': synthetic, 'mfnet': mfnet, 'fmb': fmb}
 
 
-@pytest.mark.parametrize('segmenter, dataset', CONFIGS)  # all 20 in CI
+@pytest.mark.parametrize('segmenter, dataset', IMAGE_CONFIGS)  # all 24 in CI
 def test_one_training_step_at_a_tiny_size(segmenter, dataset, tiny_roots):
     cfg = _load(segmenter, dataset)
     apply_image_size(cfg, (32, 32))

@@ -65,6 +65,7 @@ def test_loss_falls(data_root):
     from mmengine.config import Config
     from mmengine.dataset import pseudo_collate
 
+    from psfusion.engine import foreground_share
     from psfusion.registry import DATASETS, MODELS
 
     cfg = Config.fromfile(DEMO_CONFIG)
@@ -72,6 +73,9 @@ def test_loss_falls(data_root):
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    # what BinaryClassWeightHook does before training: the split's foreground share
+    model.loss_module.set_foreground_share(
+        foreground_share([item['seg_map_path'] for item in dataset.items()], 9))
     batch = model.data_preprocessor(pseudo_collate([dataset[0], dataset[1]]), True)
     optim = torch.optim.SGD(model.parameters(), **{k: v for k, v in cfg.optim_wrapper.optimizer
                                                    .items() if k != 'type'})

@@ -15,6 +15,8 @@ Examples:
         --schedule quick --work-dir work_dirs/demo
     python tools/benchmark_downstream.py --seg segformer_b2 --dataset fmb --data-root data/FMB \\
         --sources ir,vi,avg=work_dirs/fused/fmb_avg
+    python tools/benchmark_downstream.py --seg segnext_b --dataset msrs --data-root data/MSRS \\
+        --sources psfusion=work_dirs/fused/msrs --load-from checkpoints/segnext_msrs.pth
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ import time
 import psfusion  # noqa: F401  (must precede any mmseg import)
 from mmengine.config import DictAction
 
-from psfusion.benchmark.catalog import (DATASETS, SEGMENTERS, check_dataset, config_path,
-                                        dataset_title, parse_segmenters)
+from psfusion.benchmark.catalog import (DATASETS, SEGMENTERS, check_dataset, check_inputs,
+                                        config_path, dataset_title, parse_segmenters)
+from psfusion.benchmark.evaluate_only import check_load_from, evaluate_checkpoint
 from psfusion.benchmark.fused_sources import materialize_sources
 from psfusion.benchmark.pretrained import PRETRAINED_MODES, resolve_pretrained
 from psfusion.benchmark.report import segmenter_summary
@@ -87,6 +90,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override values of every run config, e.g. '
                         'model.backbone.init_cfg.checkpoint=PATH (part of the run hash)')
+    parser.add_argument('--load-from', metavar='CHECKPOINT',
+                        help='evaluate this trained segmenter on the test split without training '
+                        '(one --seg, one source; mmseg 1.x checkpoints and the PSFusion authors\' '
+                        'mmseg 0.24 SegNeXt/SegFormer ones, renamed on loading): a row with '
+                        'schedule "evaluated", iters 0 and the file in the pretrained column')
     add_debug_argument(parser)
     return parser.parse_args(argv)
 
@@ -97,13 +105,16 @@ def main(argv=None) -> int:
         dataset = check_dataset(args.dataset)
         segmenters = parse_segmenters(args.seg)
         sources = parse_sources(args.sources)
+        check_inputs(segmenters, sources)  # feature-level segmenters take rgbt only
+        if args.load_from:
+            check_load_from(args.load_from, segmenters, sources)
     except (ValueError, PsfusionError) as exc:
         if args.debug:
             raise
         print(f'error: {exc}', file=sys.stderr)
         return 2
     try:  # before any training: every segmenter's pretrained backbone must be readable
-        for segmenter in segmenters:
+        for segmenter in ([] if args.load_from else segmenters):  # --load-from: no backbone
             cfg = load_config(str(config_path(segmenter, dataset, args.config_dir)))
             apply_cfg_options(cfg, args.cfg_options)
             resolve_pretrained(cfg, args.pretrained, log=lambda message: None)
@@ -123,7 +134,8 @@ def main(argv=None) -> int:
         print(f'error: {exc}', file=sys.stderr)
         return 2
     options = RunOptions(data_root=args.data_root, work_dir=work.root, schedule=args.schedule,
-                         pretrained=args.pretrained, config_dir=args.config_dir,
+                         pretrained='off' if args.load_from else args.pretrained,
+                         config_dir=args.config_dir,
                          workers=args.workers, batch_size=args.batch_size,
                          max_iters=args.max_iters, image_size=args.image_size,
                          cfg_options=args.cfg_options)
@@ -133,7 +145,10 @@ def main(argv=None) -> int:
             for seed in args.seeds:
                 spec = RunSpec.of(dataset, segmenter, source, seed, args.tta)
                 try:
-                    run_benchmark(spec, options, log=print)
+                    if args.load_from:
+                        evaluate_checkpoint(spec, options, args.load_from, log=print)
+                    else:
+                        run_benchmark(spec, options, log=print)
                 except PsfusionError as exc:
                     if args.debug:
                         raise

@@ -5,23 +5,39 @@ Config files are ``<config dir>/<segmenter>_<dataset>.py``.  The config dir is, 
 ``mmseg_configs/`` (a source checkout), or the copy shipped inside the package
 (``psfusion/.mim/mmseg_configs``, as OpenMMLab packages ship theirs) for a non-editable install.
 Datasets are the registered layouts of :mod:`psfusion.data.layouts` that have configs here.
+
+Segmenters are **image-level** (one 3-channel image per sample: ``ir``, ``vi`` or a fused
+source) or **feature-level** (two-stream RGB-T segmenters such as CMX, which fuse the
+modalities' features inside the network: the ``rgbt`` source only, 4 channels R, G, B, T).
+:func:`check_inputs` refuses any other pairing before anything trains.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Optional
 
 from ..data.layouts import layout_class
+from ..errors import ConfigError
+from .sources import RGBT_SOURCE, Source
+
+#: What a segmenter takes (:attr:`Segmenter.input`).
+IMAGE_LEVEL = 'image-level'
+FEATURE_LEVEL = 'feature-level'
 
 
 @dataclass(frozen=True)
 class Segmenter:
-    """A segmenter: its key (config prefix) and display name (tables; the paper's name for the
-    paper's segmenters)."""
+    """A segmenter: its key (config prefix), display name (tables; the paper's name for the
+    paper's segmenters) and input kind (:data:`IMAGE_LEVEL` or :data:`FEATURE_LEVEL`)."""
     key: str
     display: str
+    input: str = IMAGE_LEVEL
+
+    @property
+    def feature_level(self) -> bool:
+        return self.input == FEATURE_LEVEL
 
 
 SEGMENTERS = {
@@ -33,6 +49,15 @@ SEGMENTERS = {
         Segmenter('segnext_b', 'SegNeXt-Base'),
         Segmenter('segnext_l', 'SegNeXt-Large'),
         Segmenter('segformer_mini', 'SegFormer-mini'),  # the demo's small model, not the paper's
+        # Feature-level (RGB-T) segmenters, the comparison of fused-image segmentation with
+        # feature-level fusion: CMX (two MiT streams, psfusion/segmenters/cmx.py) and early
+        # fusion (one MiT on the 4 channels), each at the width of the image-level SegFormer
+        # it is compared with (B2, B4, mini: the demo's).
+        Segmenter('cmx_b2', 'CMX-B2', FEATURE_LEVEL),
+        Segmenter('cmx_b4', 'CMX-B4', FEATURE_LEVEL),
+        Segmenter('cmx_mini', 'CMX-mini', FEATURE_LEVEL),
+        Segmenter('early_b2', 'Early-B2', FEATURE_LEVEL),
+        Segmenter('early_mini', 'Early-mini', FEATURE_LEVEL),
     )
 }
 #: What ``--seg all`` means: the paper's four segmenters of Tables 1, 2 and 5 (SegFormer-B2/B4,
@@ -55,6 +80,38 @@ def parse_segmenters(text: str) -> list[str]:
                          f'names: {", ".join(SEGMENTERS)}, or all '
                          f'(= {", ".join(PAPER_SEGMENTERS)})')
     return names
+
+
+def is_feature_level(segmenter: str) -> bool:
+    """Whether ``segmenter`` is a feature-level (RGB-T) segmenter (unknown keys: False)."""
+    return segmenter in SEGMENTERS and SEGMENTERS[segmenter].feature_level
+
+
+def check_input(segmenter: str, source: Source) -> None:
+    """A ConfigError (one line: what the segmenter takes, and the fix) unless ``segmenter``
+    takes ``source``: a feature-level segmenter only ``rgbt``, an image-level one anything
+    else."""
+    takes_rgbt = source.kind == RGBT_SOURCE
+    if is_feature_level(segmenter) and not takes_rgbt:
+        image_level = ', '.join(k for k, s in SEGMENTERS.items() if not s.feature_level)
+        raise ConfigError(
+            f'{segmenter} is a feature-level (RGB-T) segmenter: it takes only the rgbt source '
+            f'(visible + infrared), not {source.name}. Run it with --sources rgbt, and the '
+            f'image-level segmenters ({image_level}) on ir, vi and fused sources.')
+    if not is_feature_level(segmenter) and takes_rgbt:
+        feature_level = ', '.join(k for k, s in SEGMENTERS.items() if s.feature_level)
+        raise ConfigError(
+            f'{segmenter} is an image-level segmenter: it takes one 3-channel image (ir, vi or '
+            f'a fused source), not rgbt (visible + infrared, 4 channels), which is for the '
+            f'feature-level segmenters ({feature_level}).')
+
+
+def check_inputs(segmenters: Iterable[str], sources: Iterable[Source]) -> None:
+    """:func:`check_input` for every segmenter and source a benchmark call would pair."""
+    sources = list(sources)
+    for segmenter in segmenters:
+        for source in sources:
+            check_input(segmenter, source)
 
 
 def check_dataset(name: str) -> str:

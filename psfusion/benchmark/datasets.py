@@ -5,8 +5,13 @@ one split (same files, same checks, same error messages as fusion training) and 
 (``metainfo``: names, palette, ignore index; mmseg hands them to the metric as
 ``dataset_meta``), then picks the image the segmenter sees: ``source='ir'``, ``'vi'`` or
 ``'fused'`` (with ``fused_root``, resolved by
-:func:`~psfusion.benchmark.sources.resolve_fused_images`).  Labels always come from the original
-dataset.  Background counts (``reduce_zero_label=False``) and 255 is ignored.
+:func:`~psfusion.benchmark.sources.resolve_fused_images`), or ``'rgbt'``: both modalities, for
+feature-level segmenters (items with the visible ``img_path``/``img_channels`` and the infrared
+``ir_path``/``ir_channels``, read as one R, G, B, T image by
+:class:`~psfusion.benchmark.transforms.LoadSourceImage`; the dataset's pipeline gets
+:func:`~psfusion.benchmark.transforms.rgbt_pipeline`, i.e. the photometric distortion of the
+visible channels only).  Labels always come from the original dataset.  Background counts
+(``reduce_zero_label=False``) and 255 is ignored.
 
 A new dataset is a layout in :mod:`psfusion.data.layouts` and a three-line subclass here.
 Registered in the ``psfusion`` scope; under mmseg's default scope::
@@ -35,9 +40,10 @@ from ..data.io import DataError
 from ..data.layouts import DatasetLayout, build_layout, dataset_metainfo, layout_class
 from ..errors import ConfigError
 from ..registry import DATASETS
-from .sources import SINGLE_SOURCES, resolve_fused_images
+from .sources import DATASET_SOURCES, RGBT_SOURCE, resolve_fused_images
+from .transforms import rgbt_pipeline
 
-SOURCE_KINDS = tuple(SINGLE_SOURCES) + ('fused', )
+SOURCE_KINDS = tuple(DATASET_SOURCES) + ('fused', )
 #: The two parts of a held-out split (``holdout['part']``).
 HOLDOUT_PARTS = ('train', 'val')
 _HOLDOUT_KEYS = ('fraction', 'seed', 'part')
@@ -93,7 +99,8 @@ class SourceSegDataset(BaseSegDataset):
     Args:
         data_root: the original dataset root (images and labels).
         split: ``train``, ``val`` or ``test``.
-        source: ``ir``, ``vi`` or ``fused``.
+        source: ``ir``, ``vi``, ``fused`` or ``rgbt`` (both modalities; the pipeline's
+            ``PhotoMetricDistortion`` then distorts the visible channels only).
         fused_root: folder of fused images (``source='fused'`` only).
         layout_args: options of the layout (e.g. ``split_file`` for MSRS).
         holdout: ``dict(fraction, seed=0, part)``: only the ``'train'`` or the ``'val'`` part
@@ -122,6 +129,8 @@ class SourceSegDataset(BaseSegDataset):
         if kwargs['reduce_zero_label']:
             raise ValueError('the benchmark counts background as a class: reduce_zero_label '
                              'must be False')
+        if source == RGBT_SOURCE:
+            kwargs['pipeline'] = rgbt_pipeline(kwargs.get('pipeline') or [])
         super().__init__(data_root=data_root, **kwargs)
 
     @classmethod
@@ -149,13 +158,17 @@ class SourceSegDataset(BaseSegDataset):
         num_classes = len(self.metainfo['classes'])
         data_list = []
         for sample in samples:
+            extra = {}
             if self.source == 'fused':
                 path, channels = fused[sample['name']], None
+            elif self.source == RGBT_SOURCE:  # the visible image, and the infrared beside it
+                path, channels = sample['vi_path'], sample['vi_channels']
+                extra = dict(ir_path=sample['ir_path'], ir_channels=sample['ir_channels'])
             else:
                 path = sample[f'{self.source}_path']
                 channels = sample[f'{self.source}_channels']
             data_list.append(
-                dict(img_path=path, img_modality=self.source, img_channels=channels,
+                dict(img_path=path, img_modality=self.source, img_channels=channels, **extra,
                      seg_map_path=sample['seg_map_path'], name=sample['name'],
                      num_classes=num_classes, label_map=self.label_map,
                      reduce_zero_label=False, seg_fields=[]))
@@ -181,7 +194,8 @@ class SyntheticSegDataset(SourceSegDataset):
 @DATASETS.register_module()
 class MFNetSegDataset(SourceSegDataset):
     """MFNet: ``ROOT/images/<stem>.png`` (R, G, B, thermal), ``ROOT/labels``,
-    ``ROOT/{train,val,test}.txt``.  ``ir`` reads the thermal channel, ``vi`` the RGB ones."""
+    ``ROOT/{train,val,test}.txt``.  ``ir`` reads the thermal channel, ``vi`` the RGB ones,
+    ``rgbt`` all four."""
 
     LAYOUT = 'mfnet'
 

@@ -1,10 +1,14 @@
 """The training config of one benchmark run, and its hash.
 
-:func:`build_run_config` reads ``mmseg_configs/<segmenter>_<dataset>.py`` and applies, in this
+:func:`build_run_config` checks that the segmenter takes the source (feature-level segmenters
+take ``rgbt`` only: :func:`.catalog.check_input`), reads
+``mmseg_configs/<segmenter>_<dataset>.py`` and applies, in this
 order: a named schedule (:func:`apply_schedule`), the smoke-run overrides (image size, loop
 length, batch size, workers), ``--cfg-options``, the source (dataset root, source kind, fused
 folder), the seed, the pretrained-backbone decision (:mod:`.pretrained`) and the source's own
-mean/std over its training images (:mod:`.stats`).  Validation during training is off, and the
+mean/std over its training images (:mod:`.stats`; four values, R, G, B, T, for ``rgbt``: the
+dataset then reads both modalities and distorts only the visible channels' colours, see
+:mod:`.transforms`).  Validation during training is off, and the
 segmenter trains on the whole training split (the configs' validation hold-out is dropped:
 :func:`.datasets.disable_validation`): the test split is evaluated once, with the final weights,
 so no choice is made on test data.
@@ -31,7 +35,8 @@ from mmengine.config import Config, ConfigDict
 from .datasets import disable_validation  # (also registers the datasets)
 from . import transforms as _transforms  # noqa: F401  (registers the transforms)
 from ..config_options import apply_cfg_options
-from .catalog import config_path, default_config_dir
+from ..errors import ConfigError
+from .catalog import check_input, config_path, default_config_dir
 from .pretrained import resolve_pretrained
 from .results import RunKey
 from .run_paths import WorkDir
@@ -39,10 +44,16 @@ from .sources import Source
 from .stats import source_statistics
 
 Log = Callable[[str], None]
-#: Named schedules: files in ``<config dir>/_base_/schedules/``.
-SCHEDULES = {'160k': 'schedule_160k.py', 'quick': 'quick.py'}
+#: Named schedules: files in ``<config dir>/_base_/schedules/``.  ``cmx`` is CMX's own MFNet
+#: recipe (``cmx.py``), for training any segmenter as the feature-level reference trained.
+SCHEDULES = {'160k': 'schedule_160k.py', 'quick': 'quick.py', 'cmx': 'cmx.py'}
 #: The keys a schedule file defines; :func:`apply_schedule` replaces them wholesale.
 SCHEDULE_KEYS = ('optim_wrapper', 'param_scheduler', 'train_cfg', 'default_hooks')
+#: Optional keys of a schedule file whose recipe also fixes the training batch and
+#: augmentation (``cmx.py``): ``train_batch_size`` replaces the training loader's batch size,
+#: ``train_pipeline_steps`` changes steps of the training pipeline by type
+#: (:func:`change_pipeline_steps`).  The schedules without them leave the data as it is.
+SCHEDULE_DATA_KEYS = ('train_batch_size', 'train_pipeline_steps')
 #: The top-level keys that make the recipe (:func:`recipe`); everything else (``work_dir``,
 #: ``default_hooks``, ``log_processor``, ``env_cfg``, ``visualizer``, ``custom_imports``,
 #: ``pretrained_decision``, the config layers' variables...) does not change what is trained.
@@ -63,8 +74,8 @@ _PATH_KEYS = ('data_root', 'fused_root')
 class RunSpec:
     """What to run: the result's key and the source whose images the segmenter sees.
 
-    ``key.source`` is the source's name; ``source`` says what it reads (``ir``, ``vi`` or a
-    folder of fused images)."""
+    ``key.source`` is the source's name; ``source`` says what it reads (``ir``, ``vi``,
+    ``rgbt`` or a folder of fused images)."""
     key: RunKey
     source: Source
 
@@ -86,7 +97,7 @@ class RunOptions:
     Attributes:
         data_root: the original dataset (images and labels).
         work_dir: benchmark folder (results store, run folders, caches; :mod:`.run_paths`).
-        schedule: ``'160k'``, ``'quick'`` or None (the config's own).
+        schedule: ``'160k'``, ``'quick'``, ``'cmx'`` or None (the config's own).
         pretrained: ``'on'``, ``'auto'`` or ``'off'`` (:func:`.pretrained.resolve_pretrained`).
         config_dir: folder of the mmseg configs (default: :func:`.catalog.default_config_dir`).
         workers: DataLoader workers (default: the config's).
@@ -149,11 +160,35 @@ def _without_delete_markers(value):
     return value
 
 
+def change_pipeline_steps(pipeline: list, changes: dict, owner: str = 'schedule') -> list:
+    """``pipeline`` with its top-level steps changed by type: ``changes`` maps a step type to
+    ``None`` (the step is dropped), a dict with a ``type`` (the step is replaced by it) or a dict
+    without one (its values update the step's arguments).  Types the pipeline lacks are skipped
+    (the synthetic configs have no rescaling, crop or photometric step); an unknown kind of
+    change raises a ConfigError naming ``owner``."""
+    out = []
+    for step in pipeline:
+        kind = step.get('type') if isinstance(step, dict) else None
+        if kind not in changes:
+            out.append(step)
+            continue
+        change = changes[kind]
+        if change is None:
+            continue
+        if not isinstance(change, dict):
+            raise ConfigError(f'{owner}: train_pipeline_steps[{kind!r}] must be None or a '
+                              f'dict, got {change!r}')
+        out.append(ConfigDict(copy.deepcopy(dict(change))) if 'type' in change else
+                   ConfigDict({**copy.deepcopy(dict(step)), **copy.deepcopy(dict(change))}))
+    return out
+
+
 def apply_schedule(cfg: Config, name: str, config_dir: Optional[str] = None,
                    segmenter: Optional[str] = None) -> None:
     """Replace the optimiser, LR schedule, loop and hooks (:data:`SCHEDULE_KEYS`) by those of a
     named schedule file (the segmenter's own version where it has one: :func:`schedule_file`),
-    wholesale: nothing of the config's own schedule remains."""
+    wholesale: nothing of the config's own schedule remains.  A schedule that also fixes the
+    training batch or augmentation (:data:`SCHEDULE_DATA_KEYS`) sets them too."""
     path = schedule_file(name, config_dir, segmenter)
     schedule = load_config(path)
     missing = [key for key in SCHEDULE_KEYS if key not in schedule]
@@ -165,6 +200,13 @@ def apply_schedule(cfg: Config, name: str, config_dir: Optional[str] = None,
         {key: schedule.to_dict()[key] for key in SCHEDULE_KEYS}))
     for key in SCHEDULE_KEYS:
         cfg[key] = replacement[key]
+    if schedule.get('train_batch_size') is not None:
+        cfg.train_dataloader.batch_size = int(schedule.train_batch_size)
+    if schedule.get('train_pipeline_steps'):
+        dataset = cfg.train_dataloader.dataset
+        dataset.pipeline = change_pipeline_steps(
+            dataset.pipeline, _without_delete_markers(schedule.to_dict()['train_pipeline_steps']),
+            path)
     cfg[SCHEDULE_NAME_KEY] = name
 
 
@@ -238,9 +280,10 @@ def build_dataset(cfg: Config, loader: str = 'train_dataloader'):
 
 
 def training_items(cfg: Config) -> list[dict]:
-    """``img_path``, ``img_modality`` and ``img_channels`` of every training sample."""
-    return [dict(img_path=item['img_path'], img_modality=item['img_modality'],
-                 img_channels=item['img_channels'])
+    """``img_path``, ``img_modality`` and ``img_channels`` of every training sample (and for
+    ``rgbt`` its infrared ``ir_path`` and ``ir_channels``)."""
+    keys = ('img_path', 'img_modality', 'img_channels', 'ir_path', 'ir_channels')
+    return [{key: item[key] for key in keys if key in item}
             for item in build_dataset(cfg, 'train_dataloader').data_list]
 
 
@@ -331,6 +374,7 @@ def build_run_config(spec: RunSpec, options: RunOptions, log: Log = print) -> Co
     (for the log; not part of the hash, not given to the Runner).
     """
     key = spec.key
+    check_input(key.segmenter, spec.source)  # feature-level: rgbt only; image-level: not rgbt
     cfg = load_config(str(config_path(key.segmenter, key.dataset, options.config_dir)))
     if options.schedule:
         apply_schedule(cfg, options.schedule, options.config_dir, key.segmenter)
@@ -348,6 +392,7 @@ def build_run_config(spec: RunSpec, options: RunOptions, log: Log = print) -> Co
     disable_validation(cfg)  # and train on the whole training split, as the paper does
     cfg.randomness = dict(seed=key.seed, deterministic=False)
     cfg.pretrained_decision = resolve_pretrained(cfg, options.pretrained, log)
+    # 3 values (RGB), or 4 for rgbt: the visible source's 3, then the infrared source's 1
     stats = source_statistics(training_items(cfg), WorkDir(options.work_dir).stats_cache)
     cfg.model.data_preprocessor.mean = stats['mean']
     cfg.model.data_preprocessor.std = stats['std']

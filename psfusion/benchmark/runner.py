@@ -35,7 +35,7 @@ from .run_config import (RunOptions, RunSpec, build_dataset, build_run_config,
                          checkpoint_identity, config_hash, legacy_config_hash, schedule_name)
 from .run_paths import RunFolder, WorkDir
 from .sources import fusion_identity
-from .transforms import read_source_rgb
+from .transforms import read_sample_image
 
 Log = Callable[[str], None]
 #: Config keys that the Runner reads besides its constructor's arguments; every other key
@@ -146,17 +146,20 @@ def evaluate(cfg: Config, spec: RunSpec, checkpoint: str, folder: RunFolder,
 
 def image_size(item: dict) -> tuple[int, int]:
     """``(h, w)`` of a dataset item's image, read as the segmenter reads it."""
-    image = read_source_rgb(item['img_path'], item['img_modality'], item.get('img_channels'))
+    image = read_sample_image(item)
     return int(image.shape[0]), int(image.shape[1])
 
 
-def model_complexity(model, segmenter: str, image_hw, work: WorkDir) -> dict:
+def model_complexity(model, segmenter: str, image_hw, work: WorkDir,
+                     in_channels: int = 3) -> dict:
     """Parameters and MACs (:func:`psfusion.complexity.segmenter_complexity`) of ``model`` at
-    ``image_hw``, cached per segmenter and size in ``WORK/complexity.json``."""
+    ``image_hw`` with ``in_channels`` input channels (4 for the rgbt source of feature-level
+    segmenters), cached per segmenter and size in ``WORK/complexity.json`` (a segmenter takes
+    one kind of input)."""
     cached = work.cached_complexity(segmenter, image_hw)
     if cached is not None:
         return cached
-    value = segmenter_complexity(model, image_hw)
+    value = segmenter_complexity(model, image_hw, in_channels=in_channels)
     work.store_complexity(segmenter, image_hw, value)
     return value
 
@@ -215,7 +218,7 @@ def run_benchmark(spec: RunSpec, options: RunOptions, log: Log = print) -> tuple
         test_seconds = time.perf_counter() - start
         del runner
     test_hw = image_size(test_set.get_data_info(0))
-    complexity = model_complexity(model, key.segmenter, test_hw, work)
+    complexity = model_complexity(model, key.segmenter, test_hw, work, spec.source.channels)
     work.record_test_size(test_hw)
     row = row_from_metrics(key, metrics, classes, params=complexity['params'],
                            macs=complexity['macs'],

@@ -2,8 +2,10 @@
 
 A source is ``ir`` (the infrared image, replicated to three channels), ``vi`` (the visible
 image), or a named folder of fused images, ``NAME=DIR``: ours from ``tools/fuse.py`` or another
-method's published results.  Labels always come from the original dataset, never from the
-fused folder.
+method's published results.  These are the inputs of image-level segmenters.  ``rgbt`` gives a
+feature-level (two-stream RGB-T) segmenter both modalities of the original dataset as one
+4-channel image, R, G, B, T (visible RGB, then infrared; :mod:`.transforms`).  Labels always
+come from the original dataset, never from the fused folder.
 
 Fused folders come in several layouts; for each split the first of these folders that holds
 an image for **every** stem of the split is used (:data:`FUSED_CANDIDATES`)::
@@ -29,6 +31,11 @@ from ..data.io import DataError, IMAGE_EXTENSIONS
 
 #: Single-modality sources and what they read.
 SINGLE_SOURCES = {'ir': 'infrared (replicated to 3 channels)', 'vi': 'visible'}
+#: The source of feature-level segmenters: both modalities, 4 channels (R, G, B, T).
+RGBT_SOURCE = 'rgbt'
+#: Sources read from the original dataset (names that a fused folder cannot take).
+DATASET_SOURCES = {**SINGLE_SOURCES,
+                   RGBT_SOURCE: 'visible and infrared together (4 channels: R, G, B, T)'}
 #: Sub-folders searched, in order, for the fused images of a split ('{split}' is replaced).
 FUSED_CANDIDATES = ('{split}/fused', '{split}', 'fused', 'images', '.')
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]*$')
@@ -40,7 +47,7 @@ class Source:
 
     Attributes:
         name: the label used in results and tables (``ir``, ``vi``, ``psfusion``, ``gtf``, ...).
-        kind: ``'ir'``, ``'vi'`` or ``'fused'``.
+        kind: ``'ir'``, ``'vi'``, ``'rgbt'`` or ``'fused'``.
         folder: the fused-image folder (``kind == 'fused'`` only; may contain ``{split}``);
             ``None`` for a built-in method not fused yet.
         method: the built-in fusion method (a registered fuser that needs no model files) that
@@ -60,6 +67,11 @@ class Source:
     def is_builtin(self) -> bool:
         return self.method is not None
 
+    @property
+    def channels(self) -> int:
+        """Channels of the segmenter's input: 4 for ``rgbt`` (R, G, B, T), 3 otherwise."""
+        return 4 if self.kind == RGBT_SOURCE else 3
+
 
 def builtin_methods() -> dict[str, str]:
     """Source names that are built-in fusion methods: ``{name: registered fuser}`` for every
@@ -75,23 +87,24 @@ def split_folder(folder: str, split: str) -> str:
 
 
 def parse_source(text: str) -> Source:
-    """Parse ``ir``, ``vi``, a built-in method (``avg``, ``gtf``, ...: see
+    """Parse ``ir``, ``vi``, ``rgbt``, a built-in method (``avg``, ``gtf``, ...: see
     :func:`builtin_methods`) or ``NAME=DIR`` (the folder must exist).  A folder may carry a
     built-in method's name (``gtf=results/GTF``, e.g. the MATLAB outputs): the folder is read,
     nothing is fused."""
     text = text.strip()
-    if text in SINGLE_SOURCES:
+    if text in DATASET_SOURCES:
         return Source(text, text)
     builtin = builtin_methods()
     if text in builtin:
         return Source(text, 'fused', method=builtin[text])
     if '=' not in text:
         raise ValueError(f'unknown source {text!r}: use ir, vi, a built-in fusion method '
-                         f'({", ".join(sorted(builtin))}), or NAME=DIR for a folder of fused '
-                         f'images (e.g. psfusion=work_dirs/fused/msrs)')
+                         f'({", ".join(sorted(builtin))}), NAME=DIR for a folder of fused '
+                         f'images (e.g. psfusion=work_dirs/fused/msrs), or rgbt (visible + '
+                         f'infrared, for feature-level segmenters)')
     name, folder = (part.strip() for part in text.split('=', 1))
-    if name in SINGLE_SOURCES:
-        raise ValueError(f'source name {name!r} is reserved for the {SINGLE_SOURCES[name]} '
+    if name in DATASET_SOURCES:
+        raise ValueError(f'source name {name!r} is reserved for the {DATASET_SOURCES[name]} '
                          f'images; give the fused folder another name')
     if not _NAME.match(name):
         raise ValueError(f'source name {name!r}: use letters, digits, "_", "-", "+" or "."')

@@ -22,6 +22,7 @@ from mmengine.runner import Runner
 
 from ..config_options import apply_cfg_options, load_config
 from ..errors import ConfigError
+from .binary_weights import use_dataset_binary_weights
 from .checkpoint import load_checkpoint_checked, use_atomic_checkpoints
 from .resume import resolve_resume
 from .splits import write_validation_split
@@ -56,6 +57,8 @@ def prepare_config(config: Union[str, Config], work_dir: Optional[str] = None,
         name = osp.splitext(osp.basename(cfg.filename or 'psfusion'))[0]
         cfg.work_dir = osp.join('work_dirs', name)
     use_atomic_checkpoints(cfg)
+    use_dataset_binary_weights(cfg)
+    apply_warmup_form(cfg, log)
     check_schedule(cfg)
     if resume:
         checkpoint = resolve_resume(cfg.work_dir, resume, log)
@@ -69,6 +72,38 @@ def prepare_config(config: Union[str, Config], work_dir: Optional[str] = None,
     if cfg.get('val_split'):
         _hold_out_validation(cfg)
     return cfg
+
+
+WARMUP_FORMS = ('linear', 'exp')
+
+
+def apply_warmup_form(cfg: Config, log: Callable[[str], None] = _log) -> None:
+    """Give the warm-up the form ``cfg.warmup`` asks for (absent: unchanged).
+
+    ``'linear'``: the config's ``LinearLR`` as written.  ``'exp'``: the official code's geometric
+    warm-up (its ``optimizer.py``): the first scheduler, a ``LinearLR`` from ``begin`` to ``end``,
+    becomes :class:`~psfusion.engine.schedulers.ExponentialWarmupLR` with the same
+    ``start_factor`` over iterations ``begin .. end`` inclusive, so that iteration ``end`` runs
+    at the full learning rate where the poly decay takes over, as in the official schedule.
+    """
+    form = cfg.get('warmup')
+    if form is None:
+        return
+    if form not in WARMUP_FORMS:
+        raise ConfigError(f"warmup must be 'linear' or 'exp', got {form!r}")
+    schedulers = cfg.get('param_scheduler') or []
+    first = schedulers[0] if isinstance(schedulers, list) and schedulers else None
+    if form == 'linear' or (first and first.get('type') == 'ExponentialWarmupLR'):
+        return
+    if not first or first.get('type') != 'LinearLR':
+        raise ConfigError("warmup='exp' replaces a LinearLR warm-up, the first entry of "
+                          f'param_scheduler; this config starts with '
+                          f'{first.get("type") if first else "no scheduler"}.')
+    schedulers[0] = dict(type='ExponentialWarmupLR', start_factor=first.get('start_factor'),
+                         by_epoch=first.get('by_epoch', False), begin=first.get('begin', 0),
+                         end=first['end'] + 1)
+    log(f"warm-up: exponential (warmup='exp'), lr x {first.get('start_factor')} -> x 1 over "
+        f'iterations {schedulers[0]["begin"]}..{first["end"]} (the official code\'s)')
 
 
 def check_schedule(cfg: Config) -> None:

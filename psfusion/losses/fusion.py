@@ -11,25 +11,31 @@ import torch
 import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 
-from .gradients import sobel_abs
+from .gradients import PADDINGS, sobel_abs
 
 INTENSITY_MODES = ('mask', 'plain', 'reference')
 
 
-def local_variance(img: torch.Tensor, window: int = 9, sigma: float = 1.5) -> torch.Tensor:
-    """Gaussian-weighted local variance ``G*(x^2) - (G*x)^2`` (``window`` x ``window``, reflect
-    padding), clamped at 0 against rounding."""
+def local_variance(img: torch.Tensor, window: int = 9, sigma: float = 1.5,
+                   padding: str = 'border') -> torch.Tensor:
+    """Gaussian-weighted local variance ``G*(x^2) - (G*x)^2`` (``window`` x ``window``),
+    clamped at 0 against rounding.  ``padding='border'``: reflect padding; ``'zeros'``: zero
+    padding (the official code's), which raises the variance along the image border."""
+    if padding not in PADDINGS:
+        raise ValueError(f'padding must be one of {PADDINGS}, got {padding!r}')
+    border = 'reflect' if padding == 'border' else 'constant'
     kernel, sig = (window, window), (sigma, sigma)
-    mean = gaussian_blur2d(img, kernel, sig, border_type='reflect')
-    mean_sq = gaussian_blur2d(img * img, kernel, sig, border_type='reflect')
+    mean = gaussian_blur2d(img, kernel, sig, border_type=border)
+    mean_sq = gaussian_blur2d(img * img, kernel, sig, border_type=border)
     return (mean_sq - mean * mean).clamp_min(0)
 
 
-def contrast_masks(ir: torch.Tensor, vi: torch.Tensor, window: int = 9,
-                   sigma: float = 1.5) -> tuple[torch.Tensor, torch.Tensor]:
+def contrast_masks(ir: torch.Tensor, vi: torch.Tensor, window: int = 9, sigma: float = 1.5,
+                   padding: str = 'border') -> tuple[torch.Tensor, torch.Tensor]:
     """Contrast masks of eq. 16: ``M_ir = var(ir) > var(vi)``, ``M_vi = var(vi) > var(ir)``
     (float 0/1; both 0 where the variances are equal)."""
-    var_ir, var_vi = local_variance(ir, window, sigma), local_variance(vi, window, sigma)
+    var_ir = local_variance(ir, window, sigma, padding)
+    var_vi = local_variance(vi, window, sigma, padding)
     return (var_ir > var_vi).float(), (var_vi > var_ir).float()
 
 
@@ -41,7 +47,7 @@ def windowed_mse(a: torch.Tensor, b: torch.Tensor, window: int = 9) -> torch.Ten
 
 def intensity_loss(fused: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor,
                    target: Optional[torch.Tensor] = None, mode: str = 'mask',
-                   window: int = 9, sigma: float = 1.5) -> torch.Tensor:
+                   window: int = 9, sigma: float = 1.5, padding: str = 'border') -> torch.Tensor:
     """Intensity loss.
 
     * ``'mask'`` (eq. 17, default): ``mean|s(M_ir + M_tar) (f - ir)| +
@@ -51,7 +57,7 @@ def intensity_loss(fused: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor,
       ``mean(map * wmse(ir, f) + (1 - map) * wmse(vi, f))`` with a 9x9 windowed MSE.
 
     ``target`` is the salient-target mask ``M_tar`` (``B x 1 x H x W``, 1 on targets); ``None``
-    means no targets.
+    means no targets.  ``padding``: of the contrast masks' variance (:func:`local_variance`).
     """
     if mode not in INTENSITY_MODES:
         raise ValueError(f'intensity mode must be one of {INTENSITY_MODES}, got {mode!r}')
@@ -59,7 +65,7 @@ def intensity_loss(fused: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor,
         return (fused - ir).abs().mean() + (fused - vi).abs().mean()
     if target is None:
         target = torch.zeros_like(ir)
-    m_ir, m_vi = contrast_masks(ir, vi, window, sigma)
+    m_ir, m_vi = contrast_masks(ir, vi, window, sigma, padding)
     if mode == 'mask':
         w_ir = torch.sigmoid(m_ir + target)
         w_vi = torch.sigmoid(m_vi + 1 - target)
@@ -69,13 +75,14 @@ def intensity_loss(fused: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor,
             (1 - map_ir) * windowed_mse(vi, fused, window)).mean()
 
 
-def texture_loss(fused: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
+def texture_loss(fused: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor,
+                 padding: str = 'border') -> torch.Tensor:
     """Texture loss (eq. 18), per Sobel direction: ``sum_d mean| |d f| - max(|d ir|, |d vi|) |``.
 
     Zero exactly when the fused image's absolute gradient equals the larger source gradient
-    in both directions everywhere.
+    in both directions everywhere.  ``padding``: of the Sobel filters (:func:`.sobel_abs`).
     """
-    g_f, g_ir, g_vi = sobel_abs(fused), sobel_abs(ir), sobel_abs(vi)
+    g_f, g_ir, g_vi = (sobel_abs(x, padding) for x in (fused, ir, vi))
     diff = (g_f - torch.maximum(g_ir, g_vi)).abs()
     return diff.mean(dim=(0, 1, 3, 4)).sum()
 

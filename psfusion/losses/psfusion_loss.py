@@ -18,7 +18,13 @@ from torch import nn
 from ..registry import MODELS
 from .fidelity import scene_fidelity_loss
 from .fusion import correlation_loss, intensity_loss, texture_loss
-from .semantic import boundary_cross_entropy, ohem_cross_entropy, weighted_cross_entropy
+from .semantic import (boundary_cross_entropy, enet_class_weights_of_share, ohem_cross_entropy,
+                       weighted_cross_entropy)
+
+#: Where the binary head's class weights come from (``binary_weights``).
+BINARY_WEIGHTS = ('dataset', 'batch', 'reference')
+#: The official code's fixed binary weights (``pos_weight``): ENet weights of a 3.155 % foreground.
+REFERENCE_BINARY_WEIGHTS = (1.4548, 19.8962)
 
 
 @MODELS.register_module()
@@ -34,8 +40,16 @@ class PSFusionLoss(nn.Module):
         corr_floor: where the correlation term's reciprocal turns linear
             (:func:`~.fusion.guarded_reciprocal`).
         ohem_thresh, ohem_min_kept_ratio: OHEM probability threshold and minimum kept share.
-        binary_class_weight: fixed (background, foreground) weights, or ``None`` for ENet
-            weights from each batch's labels.
+        binary_weights: the binary head's class weights (ENet, ``1 / ln(1.02 + p)``):
+            ``'dataset'`` (default): from the foreground share of the whole training split,
+            computed once before training (:class:`~psfusion.engine.hooks.BinaryClassWeightHook`,
+            which ``tools/train_fusion.py`` adds); ``'batch'``: from each batch's labels (the
+            weights then swing with the crop: the fg/bg ratio measured from about 6 to 24);
+            ``'reference'``: the official code's fixed ``(1.4548, 19.8962)``.
+        binary_class_weight: fixed (background, foreground) weights; overrides
+            ``binary_weights`` when given.
+        padding: border handling of the contrast masks' variance and the Sobel gradients:
+            ``'border'`` (reflect / replicate) or ``'zeros'`` (the official code's).
         ignore_index: label value to ignore.
     """
 
@@ -44,8 +58,9 @@ class PSFusionLoss(nn.Module):
                  variance_window: int = 9, variance_sigma: float = 1.5,
                  fidelity_gradient: str = 'sobel', corr_floor: float = 0.5,
                  ohem_thresh: float = 0.75, ohem_min_kept_ratio: float = 1 / 16,
+                 binary_weights: str = 'dataset',
                  binary_class_weight: Optional[Sequence[float]] = None,
-                 ignore_index: int = 255) -> None:
+                 padding: str = 'border', ignore_index: int = 255) -> None:
         super().__init__()
         self.lambda_f, self.lambda_sf, self.lambda_se, self.alpha = (lambda_f, lambda_sf,
                                                                      lambda_se, alpha)
@@ -54,8 +69,45 @@ class PSFusionLoss(nn.Module):
         self.fidelity_gradient = fidelity_gradient
         self.corr_floor = corr_floor
         self.ohem_thresh, self.ohem_min_kept_ratio = ohem_thresh, ohem_min_kept_ratio
+        if binary_weights not in BINARY_WEIGHTS:
+            raise ValueError(f'binary_weights must be one of {BINARY_WEIGHTS}, got '
+                             f'{binary_weights!r}')
+        self.binary_weights = binary_weights
+        if binary_class_weight is None and binary_weights == 'reference':
+            binary_class_weight = REFERENCE_BINARY_WEIGHTS
         self.binary_class_weight = binary_class_weight
+        self.padding = padding
         self.ignore_index = ignore_index
+        #: the training split's foreground share (``binary_weights='dataset'``), set by
+        #: :meth:`set_foreground_share` before training
+        self.foreground_share: Optional[float] = None
+
+    @property
+    def needs_foreground_share(self) -> bool:
+        """Whether the binary weights wait for :meth:`set_foreground_share`."""
+        return self.binary_class_weight is None and self.binary_weights == 'dataset'
+
+    def set_foreground_share(self, share: float) -> None:
+        """Fix the binary weights to the ENet weights of the training split's foreground share
+        (``binary_weights='dataset'``)."""
+        if not 0 < share < 1:
+            raise ValueError(f'the foreground share must be in (0, 1), got {share!r}: the '
+                             f'training labels hold no foreground or no background pixel.')
+        self.foreground_share = float(share)
+
+    def binary_weight(self) -> Optional[Sequence[float]]:
+        """The binary head's (background, foreground) weights; ``None``: from the batch."""
+        if self.binary_class_weight is not None:
+            return self.binary_class_weight
+        if self.binary_weights == 'batch':
+            return None
+        if self.foreground_share is None:
+            raise RuntimeError(
+                "binary_weights='dataset' needs the training split's foreground share before the "
+                'first loss: train with tools/train_fusion.py (it adds BinaryClassWeightHook), '
+                "call loss.set_foreground_share(share), or set binary_weights='batch' or "
+                "'reference'.")
+        return enet_class_weights_of_share(self.foreground_share).tolist()
 
     @staticmethod
     def check_semantic_labels(labels: dict) -> None:
@@ -82,17 +134,17 @@ class PSFusionLoss(nn.Module):
         fused = outputs['fused']
         losses = {}
         f_int = intensity_loss(fused, ir, vi_y, labels.get('target'), self.intensity,
-                               self.variance_window, self.variance_sigma)
+                               self.variance_window, self.variance_sigma, self.padding)
         f_corr, denom = correlation_loss(fused, ir, vi_y, self.corr_floor)
         losses['loss_int'] = self.lambda_f * f_int
-        losses['loss_text'] = self.lambda_f * texture_loss(fused, ir, vi_y)
+        losses['loss_text'] = self.lambda_f * texture_loss(fused, ir, vi_y, self.padding)
         losses['loss_corr'] = self.lambda_f * self.alpha * f_corr
         losses['corr_denominator'] = denom.mean()
         if outputs.get('vi_rec') is not None:
             losses['loss_sf_vi'] = self.lambda_sf * scene_fidelity_loss(
-                outputs['vi_rec'], vi_y, self.fidelity_gradient)
+                outputs['vi_rec'], vi_y, self.fidelity_gradient, self.padding)
             losses['loss_sf_ir'] = self.lambda_sf * scene_fidelity_loss(
-                outputs['ir_rec'], ir, self.fidelity_gradient)
+                outputs['ir_rec'], ir, self.fidelity_gradient, self.padding)
         if outputs.get('semantic') is not None:
             self.check_semantic_labels(labels)
             ignore = self.ignore_index
@@ -102,5 +154,5 @@ class PSFusionLoss(nn.Module):
             losses['loss_bd'] = self.lambda_se * boundary_cross_entropy(
                 outputs['boundary'], labels['boundary'], ignore)
             losses['loss_bi'] = self.lambda_se * weighted_cross_entropy(
-                outputs['binary'], labels['binary'], self.binary_class_weight, ignore)
+                outputs['binary'], labels['binary'], self.binary_weight(), ignore)
         return losses

@@ -57,11 +57,22 @@ class ChannelGate(nn.Sequential):
             conv_bn_act(in_channels // reduction, out_channels, 1, bias=True, act=None))
 
 
-def resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """Bilinear resize to ``size`` (h, w); a no-op when the size already matches."""
+def conv_bn_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Sequential:
+    """Conv -> BatchNorm -> BatchNorm -> activation: the official code's S2PM and DSRM blocks
+    (its ``BasicConv2d`` ends in a BatchNorm without ReLU, and the block adds another BatchNorm
+    and the ReLU).  Only for loading the authors' weights (``double_bn=True``)."""
+    return nn.Sequential(conv_bn_act(in_channels, out_channels, kernel_size, act=None),
+                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+
+
+def resize(x: torch.Tensor, size: Sequence[int], align_corners: bool = False) -> torch.Tensor:
+    """Bilinear resize to ``size`` (h, w); a no-op when the size already matches.
+
+    ``align_corners=True`` is the official code's upsampling in the semantic branch
+    (``nn.Upsample(..., align_corners=True)``, ``nn.UpsamplingBilinear2d``)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
-    return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False)
+    return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=align_corners)
 
 
 def to_unit_range(x: torch.Tensor) -> torch.Tensor:

@@ -54,7 +54,18 @@ class PSFusion(BaseModel):
         attn_scale: PSFM attention logit scale (``1.0`` = none, as the paper and reference;
             ``None`` = ``1/sqrt(C)``).
         sdfm_reinforce: ``'cross'`` (paper eq. 4) or ``'self'`` (reference code).
-        sim_pre_conv: the paper's Conv_BN inside the SIM (eq. 15); the reference has none.
+        sim_pre_conv: a Conv_BN before the reference-form SIM's normalisation (the reference
+            has none).
+        sim_form: ``'reference'`` (the official SIM, default) or ``'paper'`` (eq. 15 exactly:
+            ``gamma * IN(Conv_BN(x)) + beta``; see :class:`~.restoration.SIM`).
+        attention: PSFM attention, ``'paper'`` (eq. 9, ``softmax(Q K^T) V``) or ``'reference'``
+            (the official ``softmax(K Q^T) V``).
+        dense_order: the PSFM dense layers' concatenation, ``'input_first'`` or
+            ``'input_last'`` (official).
+        fuse_order: the PSFM fuse convolution's input, ``'vi_ir'`` or ``'ir_vi'`` (official).
+        double_bn: Conv-BN-BN-ReLU blocks in the S2PM and DSRMs (official; adds BatchNorms).
+        align_corners: bilinear upsampling of the semantic branch (gathering and S2P2) with
+            ``align_corners=True`` (official).
         with_sfp: build the scene fidelity path (ablation "w/o SFP": ``False``).
         with_s2p2: build the sparse semantic perception path's heads and losses (ablation
             "w/o S2P2": ``False``; ``F_se`` is still computed and injected).
@@ -67,7 +78,10 @@ class PSFusion(BaseModel):
                  rec_channels: int = 32, fuse_channels: int = 64, seg_channels: int = 64,
                  sim_hidden: int = 32, deep_fusion: str = 'psfm',
                  attn_scale: Optional[float] = 1.0, sdfm_reinforce: str = 'cross',
-                 sim_pre_conv: bool = False, with_sfp: bool = True, with_s2p2: bool = True,
+                 sim_pre_conv: bool = False, sim_form: str = 'reference',
+                 attention: str = 'paper', dense_order: str = 'input_first',
+                 fuse_order: str = 'vi_ir', double_bn: bool = False,
+                 align_corners: bool = False, with_sfp: bool = True, with_s2p2: bool = True,
                  loss: Union[dict, nn.Module] = dict(type='PSFusionLoss'),
                  data_preprocessor: Union[dict, nn.Module] = dict(type='FusionDataPreprocessor'),
                  init_cfg: Optional[dict] = None) -> None:
@@ -87,21 +101,22 @@ class PSFusion(BaseModel):
 
         def deep(level: int) -> nn.Module:
             if deep_fusion == 'psfm':
-                return PSFM(enc[level], widths[level], attn_scale)
+                return PSFM(enc[level], widths[level], attn_scale, attention, dense_order,
+                            fuse_order)
             return SDFM(enc[level], widths[level], reinforce=sdfm_reinforce)
 
         self.fuse_levels = nn.ModuleList(
             [SDFM(enc[i], widths[i], reinforce=sdfm_reinforce) for i in range(3)] +
             [deep(i) for i in range(3, 6)])
 
-        self.semantic_gather = SemanticGather(widths[2:], seg_channels)
-        self.s2pm = S2PM(self.semantic_gather.out_channels, seg_channels)
-        self.s2p2 = S2P2(seg_channels, num_classes) if with_s2p2 else None
+        self.semantic_gather = SemanticGather(widths[2:], seg_channels, align_corners)
+        self.s2pm = S2PM(self.semantic_gather.out_channels, seg_channels, double_bn=double_bn)
+        self.s2p2 = S2P2(seg_channels, num_classes, align_corners) if with_s2p2 else None
 
-        self.psim = PSIM(rec_channels, widths[2], sim_hidden, sim_pre_conv)
-        self.dsrm1 = DSRM(rec_channels)
-        self.sim = SIM(rec_channels, seg_channels, sim_hidden, sim_pre_conv)
-        self.dsrm2 = DSRM(rec_channels)
+        self.psim = PSIM(rec_channels, widths[2], sim_hidden, sim_pre_conv, sim_form)
+        self.dsrm1 = DSRM(rec_channels, double_bn=double_bn)
+        self.sim = SIM(rec_channels, seg_channels, sim_hidden, sim_pre_conv, sim_form)
+        self.dsrm2 = DSRM(rec_channels, double_bn=double_bn)
         self.fusion_path = ImageFusionPath(rec_channels)
         self.fidelity_vi = SceneFidelityPath(rec_channels) if with_sfp else None
         self.fidelity_ir = SceneFidelityPath(rec_channels) if with_sfp else None

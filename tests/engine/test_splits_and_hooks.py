@@ -54,3 +54,73 @@ def test_sample_panel_and_hook(tmp_path):
     saved = sorted((tmp_path / 'fused_samples' / 'iter_7').iterdir())
     assert [p.name for p in saved] == ['a.png']
     assert np.array_equal(np.asarray(Image.open(saved[0])), sample_panel(ir, vi, fused))
+
+
+def test_binary_weights_hook_gives_the_loss_the_training_splits_foreground_share(tmp_path):
+    """binary_weights='dataset' (the default): the foreground share of every training label,
+    counted once before training; tools/train_fusion.py adds the hook by itself."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from mmengine.config import Config
+
+    from psfusion.engine import (BinaryClassWeightHook, foreground_share,
+                                 use_dataset_binary_weights)
+    from psfusion.fileio import save_png
+    from psfusion.losses import PSFusionLoss
+
+    paths = []
+    for i, foreground in enumerate((3, 13)):  # 3 + 13 of 2 x 40 labelled pixels, 255 ignored
+        label = np.zeros((5, 10), np.uint8)
+        label.flat[:foreground] = 2
+        label[4, :] = 255
+        paths.append(str(tmp_path / f'{i}.png'))
+        save_png(label, paths[-1])
+    assert foreground_share(paths, 9) == pytest.approx(16 / 80)
+    loss = PSFusionLoss()
+    dataset = SimpleNamespace(items=lambda: [dict(seg_map_path=p, num_classes=9) for p in paths])
+    runner = SimpleNamespace(model=SimpleNamespace(loss_module=loss),
+                             train_dataloader=SimpleNamespace(dataset=dataset))
+    BinaryClassWeightHook().before_train(runner)
+    assert loss.foreground_share == pytest.approx(0.2)
+    assert loss.binary_weight()[1] == pytest.approx(1 / np.log(1.02 + 0.2), rel=1e-5)
+    cfg = Config(dict(model=dict(loss=dict(type='PSFusionLoss')), custom_hooks=[]))
+    use_dataset_binary_weights(cfg)
+    assert [h['type'] for h in cfg.custom_hooks] == ['BinaryClassWeightHook']
+    fixed = Config(dict(model=dict(loss=dict(binary_weights='reference')), custom_hooks=[]))
+    use_dataset_binary_weights(fixed)
+    assert fixed.custom_hooks == []
+
+
+def test_exponential_warm_up_is_the_official_schedule():
+    """warmup='exp' (psfusion_r34_msrs_official.py): lr = 1e-5 * 100 ** (it / 1000) for
+    it <= 1000, then poly 0.9 from 1e-3 (the official optimizer.py), to 1e-9 relative."""
+    import torch
+
+    from psfusion.config_options import load_config
+    from psfusion.engine.training import apply_warmup_form
+    from psfusion.registry import PARAM_SCHEDULERS
+
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[2] / 'psfusion' / 'configs'
+    cfg = load_config(str(configs / 'psfusion_r34_msrs_official.py'))
+    apply_warmup_form(cfg, lambda message: None)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    schedulers = [PARAM_SCHEDULERS.build(dict(dict(c), optimizer=optimizer))
+                  for c in cfg.param_scheduler]
+    lrs = []
+    for _ in range(1003):
+        lrs.append(optimizer.param_groups[0]['lr'])
+        for scheduler in schedulers:
+            scheduler.step()
+
+    def official(it):
+        if it <= 1000:
+            return 1e-5 * 100**(it / 1000)
+        return 1e-3 * (1 - (it - 1000) / (170000 - 1000))**0.9
+
+    assert max(abs(lr - official(it)) / official(it) for it, lr in enumerate(lrs)) < 1e-9
+    linear = load_config(str(configs / 'psfusion_r34_msrs.py'))
+    apply_warmup_form(linear, lambda message: None)
+    assert linear.param_scheduler[0]['type'] == 'LinearLR'

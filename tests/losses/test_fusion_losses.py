@@ -113,3 +113,19 @@ def test_correlation_loss_guarded_against_zero_and_negative_denominators():
     assert torch.all(torch.isfinite(fused.grad))
     good, d = correlation_loss(ir, ir, ir)
     assert good.item() == pytest.approx(0.5, rel=1e-4) and torch.allclose(d, 2 * torch.ones(2))
+
+
+def test_padding_modes_differ_only_along_the_border():
+    from psfusion.losses import local_variance, sobel_abs
+
+    flat = torch.ones(1, 1, 12, 12)
+    # a constant image has no gradient and no variance with border padding ...
+    assert sobel_abs(flat).abs().max() == 0 and local_variance(flat).max() < 1e-6
+    # ... but zero padding (the official code's) puts an edge around it
+    zeros = sobel_abs(flat, 'zeros')
+    assert zeros[..., 1:-1, 1:-1].abs().max() == 0
+    assert zeros[0, 0, 0, 5, 0] == 4 and zeros[0, 0, 1, 0, 5] == 4  # |[-1 0 1; -2 0 2; ..]|
+    variance = local_variance(flat, padding='zeros')
+    assert variance[..., 4:-4, 4:-4].max() < 1e-6 and variance[0, 0, 0, 0] > 0.1
+    with pytest.raises(ValueError, match='padding must be one of'):
+        sobel_abs(flat, 'reflect')

@@ -24,7 +24,9 @@ def test_default_model_matches_reference_size():
 @pytest.fixture(scope='module')
 def light():
     torch.manual_seed(0)
-    return PSFusion(**LIGHT)
+    model = PSFusion(**LIGHT)
+    model.loss_module.set_foreground_share(0.3)  # what BinaryClassWeightHook does in training
+    return model
 
 
 def test_tensor_mode_outputs(light):
@@ -78,6 +80,7 @@ def test_ablation_switches():
     x = dict(ir=torch.rand(2, 1, 32, 32), vi=torch.rand(2, 3, 32, 32))
     samples = labelled_samples(2, 32, 32)
     no_sfp = PSFusion(**LIGHT, with_sfp=False)
+    no_sfp.loss_module.set_foreground_share(0.3)
     assert no_sfp.fidelity_vi is None
     assert not any(k.startswith('loss_sf') for k in no_sfp(x, samples, mode='loss'))
     no_s2p2 = PSFusion(**LIGHT, with_s2p2=False)

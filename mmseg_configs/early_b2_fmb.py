@@ -1,0 +1,20 @@
+"""Early-B2 (feature-level: the ``rgbt`` source, R, G, B, T) on FMB: 15 classes, the paper's 160k
+schedule at the authors' B2 learning rate (1e-4) and batch 8.
+
+The recipe of ``segformer_b2_fmb.py`` (SegFormer-B2, the image-level segmenter it is compared
+with): the same dataset base, so the same pipelines, crop, augmentation and evaluation, and the
+same schedule and batch; only the model and the source differ.  The dataset reads both
+modalities and distorts the colours of the visible channels only
+(``psfusion/benchmark/transforms.py``).
+"""
+_base_ = [
+    './_base_/models/early_b2.py', './_base_/datasets/fmb.py',
+    './_base_/schedules/segformer_b2_160k.py'
+]
+# both modalities, R, G, B, T
+train_dataloader = dict(dataset=dict(source='rgbt'))
+val_dataloader = dict(dataset=dict(source='rgbt'))
+test_dataloader = dict(dataset=dict(source='rgbt'))
+model = dict(
+    data_preprocessor=dict(size=_base_.crop_size),
+    decode_head=dict(num_classes=_base_.num_classes))
