@@ -103,7 +103,8 @@ def test_two_process_training_with_gloo(data_root, tmp_path):
     from mmengine.config import Config
 
     cfg = Config.fromfile(DEMO_CONFIG)
-    cfg.merge_from_dict(tiny_options(data_root, max_iters=2, interval=2))
+    # batch 4 is the total: 2 samples per process (the SDFM gates need 2 per process)
+    cfg.merge_from_dict(tiny_options(data_root, max_iters=2, interval=2, batch=4))
     config = tmp_path / 'tiny.py'
     cfg.dump(str(config))
     # a port free now (a fixed one may still be held by an earlier run or another test)
@@ -116,6 +117,7 @@ def test_two_process_training_with_gloo(data_root, tmp_path):
     assert proc.returncode == 0, output[-3000:]
     assert 'Distributed training: True' in output
     assert 'GPU number: 2' in output  # mmengine's name for the world size
+    assert 'total training batch 4 kept: 2 per process x 2 processes' in output
     assert os.path.isfile(tmp_path / 'work' / 'iter_2.pth')
     assert 'terminate called' not in output  # the process group is torn down before exit
 

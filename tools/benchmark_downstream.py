@@ -70,7 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--sources', required=True,
                         help='comma-separated: ir, vi, a built-in fusion method (avg, gtf, ...: '
                         'fused on first use into WORK_DIR/fused/<name>/), NAME=DIR (a folder of '
-                        'fused images)')
+                        'fused images), rgbt (visible + infrared, for the feature-level '
+                        'segmenters). Each segmenter runs on the sources it takes.')
     parser.add_argument('--schedule', choices=tuple(SCHEDULES),
                         help="training schedule (default: the config's: 160k for MSRS, MFNet and "
                         "FMB (BANet: its own 80k), quick for synthetic)")
@@ -105,7 +106,7 @@ def main(argv=None) -> int:
         dataset = check_dataset(args.dataset)
         segmenters = parse_segmenters(args.seg)
         sources = parse_sources(args.sources)
-        check_inputs(segmenters, sources)  # feature-level segmenters take rgbt only
+        check_inputs(segmenters, sources)  # each segmenter needs a source it takes
         if args.load_from:
             check_load_from(args.load_from, segmenters, sources)
     except (ValueError, PsfusionError) as exc:
@@ -140,23 +141,23 @@ def main(argv=None) -> int:
                          max_iters=args.max_iters, image_size=args.image_size,
                          cfg_options=args.cfg_options)
     start = time.perf_counter()
+    pairs = check_inputs(segmenters, sources)  # feature-level segmenters take rgbt only
+    for segmenter, source in pairs:
+        for seed in args.seeds:
+            spec = RunSpec.of(dataset, segmenter, source, seed, args.tta)
+            try:
+                if args.load_from:
+                    evaluate_checkpoint(spec, options, args.load_from, log=print)
+                else:
+                    run_benchmark(spec, options, log=print)
+            except PsfusionError as exc:
+                if args.debug:
+                    raise
+                print(f'error: {exc}', file=sys.stderr)
+                return 2
     for segmenter in segmenters:
-        for source in sources:
-            for seed in args.seeds:
-                spec = RunSpec.of(dataset, segmenter, source, seed, args.tta)
-                try:
-                    if args.load_from:
-                        evaluate_checkpoint(spec, options, args.load_from, log=print)
-                    else:
-                        run_benchmark(spec, options, log=print)
-                except PsfusionError as exc:
-                    if args.debug:
-                        raise
-                    print(f'error: {exc}', file=sys.stderr)
-                    return 2
-    for segmenter in segmenters:
-        print(segmenter_summary(work.results, dataset, segmenter, [s.name for s in sources],
-                                tta=args.tta))
+        taken = [src.name for seg, src in pairs if seg == segmenter]
+        print(segmenter_summary(work.results, dataset, segmenter, taken, tta=args.tta))
     print(f'results: {work.results} ({time.perf_counter() - start:.0f} s)')
     return 0
 

@@ -1,5 +1,9 @@
-"""Build the paper's tables (Table 1 and 2 layouts, Table 5, complexity) and the qualitative
-figure from a benchmark results store.
+"""Build the paper's tables (Table 1 and 2 layouts, Table 5, complexity) and figures (the
+qualitative one, and Figure 3: mIoU against parameters and GFLOPs) from a benchmark results store.
+
+Feature-level models (``--seg cmx_b2 --sources rgbt``) appear in Table 2 as "feature-level
+(ours)" rows named by the model, in the complexity table with their measured counts, and in
+Figure 3 (``figure3_<dataset>.png``) beside the image-level pipelines.
 
 Examples:
     python tools/make_tables.py --dataset msrs --format md,csv,tex
@@ -38,7 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='fused source whose semantic head Table 5 evaluates')
     parser.add_argument('--seg-pred', help='folder of semantic-head class-id PNGs (default: '
                         '<fused folder>/test/seg_pred or <fused folder>/seg_pred)')
-    parser.add_argument('--no-figure', action='store_true', help='skip the qualitative figure')
+    parser.add_argument('--no-figure', action='store_true',
+                        help='skip the figures (the qualitative one and Figure 3)')
     parser.add_argument('--figure-images', type=int, default=4)
     parser.add_argument('--figure-seg', help='segmenter whose predictions the figure shows')
     parser.add_argument('--allow-mixed', action='store_true',

@@ -106,12 +106,31 @@ def check_input(segmenter: str, source: Source) -> None:
             f'feature-level segmenters ({feature_level}).')
 
 
-def check_inputs(segmenters: Iterable[str], sources: Iterable[Source]) -> None:
-    """:func:`check_input` for every segmenter and source a benchmark call would pair."""
-    sources = list(sources)
+def takes(segmenter: str, source: Source) -> bool:
+    """Whether ``segmenter`` takes ``source`` (feature-level: only ``rgbt``; image-level: all
+    others)."""
+    return is_feature_level(segmenter) == (source.kind == RGBT_SOURCE)
+
+
+def check_inputs(segmenters: Iterable[str], sources: Iterable[Source]
+                 ) -> list[tuple[str, Source]]:
+    """The (segmenter, source) pairs a benchmark call runs: each segmenter with every source it
+    takes, so that ``--seg segformer_b2,cmx_b2 --sources ir,vi,psfusion=DIR,rgbt`` compares
+    image-level and feature-level fusion in one call.
+
+    Raises:
+        ConfigError: a segmenter that takes none of the sources, or a source no segmenter
+            takes (:func:`check_input`'s message for the first such pair).
+    """
+    segmenters, sources = list(segmenters), list(sources)
+    pairs = [(seg, src) for seg in segmenters for src in sources if takes(seg, src)]
     for segmenter in segmenters:
-        for source in sources:
-            check_input(segmenter, source)
+        if not any(seg == segmenter for seg, _ in pairs):
+            check_input(segmenter, sources[0])
+    for source in sources:
+        if not any(src is source for _, src in pairs):
+            check_input(segmenters[0], source)
+    return pairs
 
 
 def check_dataset(name: str) -> str:

@@ -1,9 +1,15 @@
-"""The qualitative figure: for a few test images, infrared | visible | fused | ground truth |
-each source's prediction, labels drawn in the dataset palette (ignored pixels white).
+"""The figures of ``tools/make_tables.py``.
+
+* :func:`qualitative_figure`: for a few test images, infrared | visible | fused | ground truth |
+  each source's prediction, labels drawn in the dataset palette (ignored pixels white).
+* :func:`complexity_figure`: the paper's Figure 3, mIoU against parameters and against GFLOPs of
+  image-level pipelines (fusion network + segmenter) and feature-level models
+  (:class:`ComplexityPoint`; measured points filled, reported ones hollow).
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -94,3 +100,77 @@ def qualitative_figure(out_path: str, samples: Sequence[dict], metainfo: dict,
     finally:
         plt.close(fig)
     return out_path
+
+
+@dataclass(frozen=True)
+class ComplexityPoint:
+    """One point of :func:`complexity_figure`.
+
+    Attributes:
+        label: what the point is (``psfusion + SegFormer-B2``, ``CMX-B2``).
+        kind: ``'image-level'`` (fusion network + segmenter) or ``'feature-level'``.
+        measured: ours (filled marker) or reported (hollow: the mIoU quoted from a paper).
+        miou: mIoU in percent.
+        params: parameters of the whole pipeline.
+        macs: multiply-adds of the whole pipeline for one test image (mmengine's count).
+    """
+    label: str
+    kind: str
+    measured: bool
+    miou: float
+    params: int
+    macs: int
+
+    @property
+    def flops(self) -> int:
+        """FLOPs as the project counts them: ``2 x macs``."""
+        return 2 * self.macs
+
+
+#: Marker colours of the two kinds of :class:`ComplexityPoint`.
+KIND_COLOURS = {'image-level': 'tab:blue', 'feature-level': 'tab:red'}
+
+
+def complexity_figure(out_path: str, points: Sequence[ComplexityPoint], title: str = '',
+                      note: str = '') -> list[ComplexityPoint]:
+    """Draw mIoU against parameters (left) and against GFLOPs (``2 x MACs``, right), one
+    labelled marker per point (colour: kind; filled: measured, hollow: reported), ``note``
+    below the panels; save it (PNG, atomically).  Returns the points drawn, in order."""
+    from ..fileio import atomic_write
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    points = list(points)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
+    for axis, (xlabel, x_of) in zip(axes, (
+            ('Parameters (M)', lambda p: p.params / 1e6),
+            ('GFLOPs (2 x multiply-adds)', lambda p: p.flops / 1e9))):
+        for point in points:
+            colour = KIND_COLOURS.get(point.kind, 'tab:gray')
+            axis.scatter([x_of(point)], [point.miou], s=60, edgecolors=colour, linewidths=1.6,
+                         facecolors=colour if point.measured else 'none', zorder=3)
+            # measured labels to the right, reported ones to the left: a reported point
+            # often sits at the same complexity as the measured one
+            axis.annotate(point.label, (x_of(point), point.miou), textcoords='offset points',
+                          xytext=(5, 4) if point.measured else (-5, 4), fontsize=7,
+                          ha='left' if point.measured else 'right')
+        axis.set_xlabel(xlabel)
+        axis.grid(True, alpha=0.3)
+    axes[0].set_ylabel('mIoU (%)')
+    handles = [Line2D([], [], linestyle='', marker='o', markersize=7, markeredgewidth=1.6,
+                      markeredgecolor=colour, markerfacecolor=colour if measured else 'none',
+                      label=f'{kind}, {"measured" if measured else "reported"}')
+               for kind, colour in KIND_COLOURS.items() for measured in (True, False)]
+    axes[1].legend(handles=handles, fontsize=8, loc='lower right')
+    if title:
+        fig.suptitle(title, fontsize=11)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7, wrap=True, va='bottom', ha='left')
+    fig.tight_layout(rect=(0, 0.16 if note else 0, 1, 0.95 if title else 1))
+    try:
+        atomic_write(out_path, lambda tmp: fig.savefig(tmp, format='png', dpi=110))
+    finally:
+        plt.close(fig)
+    return points

@@ -5,8 +5,10 @@ folder, written by the benchmark tool) and ``complexity.json`` (segmenter parame
 
 Outputs in ``out_dir``: ``table.md`` (every table, Markdown), ``table1.<fmt>``,
 ``table2.<fmt>``, ``table5.<fmt>``, ``complexity.<fmt>`` for each requested format,
-``stats.md`` (intervals, comparisons, day and night: :mod:`.uncertainty`) and
-``figure_<dataset>.png`` (the qualitative figure).
+``stats.md`` (intervals, comparisons, day and night: :mod:`.uncertainty`),
+``figure_<dataset>.png`` (the qualitative figure) and ``figure3_<dataset>.png`` (the paper's
+Figure 3: mIoU against parameters and GFLOPs of image-level pipelines and feature-level models,
+:func:`figure3_points`; its points are listed in ``table.md`` too).
 
 Each table says what it is: the recipe of its runs (schedule, iterations, batch, pretrained
 checkpoint), the number of seeds per cell, and that the paper's numbers were likely evaluated
@@ -16,6 +18,7 @@ with test-time augmentation.  Runs of different recipes are refused in one table
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -26,16 +29,19 @@ from ..fileio import write_text
 from ..metrics.segmentation import evaluate_label_pairs
 from .catalog import dataset_title, display_name
 from .datasets import split_samples
-from .figures import pick_stems, qualitative_figure
+from .figures import ComplexityPoint, complexity_figure, pick_stems, qualitative_figure
 from .reported import footnotes, reported_rows
 from .results import RunKey, check_classes, find_result, latest_results, read_results
 from .run_paths import SOURCES_FILE, prediction_dir, read_complexity
 from .sources import split_folder
-from .tables import (DEFAULT_REPORTED, FORMATS, ClassInfo, complexity_table,
-                     mark_seed_counts, ordered_segmenters, ordered_sources, pipeline_complexity,
-                     rank_marks, read_manifest_complexity, recipe_text, recipes_present,
-                     render, seed_counts, select_reported, seg_title, source_title, summarize,
-                     summarize_rows, table1, table2, table5, table_rows)
+from .tables import (DEFAULT_REPORTED, FEATURE_LEVEL_OURS, FORMATS, SOURCE_TITLES, Cell,
+                     ClassInfo, complexity_table, feature_level_run, mark_seed_counts,
+                     measured_complexity, ordered_segmenters, ordered_sources,
+                     pipeline_complexity, rank_marks, read_manifest_complexity, recipe_text,
+                     recipes_present, render, row_complexity, seed_counts,
+                     segmenter_complexity_entry, select_reported, seg_title, size_cell,
+                     source_title, summarize, summarize_rows, table1, table2, table5,
+                     table_rows)
 from .uncertainty import load_cells, uncertainty_markdown
 
 
@@ -51,8 +57,8 @@ class TableOptions:
         seg_pred: folder of the semantic head's class-id PNGs; default: where the dataset's
             layout puts them in the fused folder (``<fused folder>/test/seg_pred`` for MSRS,
             ``<fused folder>/seg_pred`` for MFNet) when it exists.
-        figure: draw the qualitative figure; ``figure_images`` rows, predictions of
-            ``figure_segmenter`` (default: the first segmenter with results).
+        figure: draw the figures: the qualitative one (``figure_images`` rows, predictions of
+            ``figure_segmenter``, default: the first segmenter with results) and Figure 3.
         split: the evaluated split (labels for Table 5, images for the figure).
         allow_mixed: build the tables from runs of different recipes (footnoted) instead of
             stopping.
@@ -207,6 +213,132 @@ def t2_reported_notes(table, reported) -> list[str]:
     return ([TTA_NOTE] if shown else []) + _flag_notes(rows)
 
 
+#: Said under the complexity table when the results hold no feature-level model.
+NO_FEATURE_LEVEL_NOTE = (
+    'No feature-level model was measured in these results (no run of a feature-level '
+    'segmenter on the rgbt source, e.g. `tools/benchmark_downstream.py --seg cmx_b2 --sources '
+    'rgbt`), so the table has no feature-level line; the parameters and FLOPs of the paper\'s '
+    'feature-level methods are not in this repository.')
+
+
+def complexity_note(feature_level: dict) -> str:
+    """What the complexity table counts (and, without feature-level rows, that it has none)."""
+    text = ('Image-level pipelines: the segmenter (complexity.json, else its results rows; one '
+            "image at the test size) plus the fusion network from its fused folder's "
+            'manifest.json (blank where the manifest records none). GMACs are multiply-adds '
+            "(mmengine's count, what many papers call FLOPs); GFLOPs = 2 x MACs.")
+    if not feature_level:
+        return text + ' ' + NO_FEATURE_LEVEL_NOTE
+    return text + (' Feature-level rows: the models measured in these results, as their rows '
+                   'carry them (the whole network, both modality streams and the fusion '
+                   'modules, on the 4-channel R, G, B, T input).')
+
+
+def figure3_points(summary: dict, complexity: dict, fusion: dict, reported=(),
+                   input_hw=None) -> tuple[list, list]:
+    """The points of the paper's Figure 3 (:class:`.figures.ComplexityPoint`) and the notes
+    that say what was counted.
+
+    * Measured image-level pipelines: each plain (not TTA) run on a fused source; params and
+      MACs = the segmenter (``complexity.json`` at the test size, else its results rows) + the
+      fusion network from the fused folder's ``manifest.json``; where the manifest records no
+      complexity only the segmenter is counted, the label ends in ``*`` and a note says so.
+    * Measured feature-level models: each plain run on ``rgbt``, the params and MACs its
+      results rows carry (the whole network, 4-channel input).
+    * Reported (hollow): the paper's mIoU of a pipeline or feature-level model whose
+      architecture was measured here (same segmenter and a fused source named like the method,
+      ``psfusion`` for PSFusion; or one of our feature-level models, ``CMX-B2``), placed at the
+      measured params and MACs; the others (feature-level ones, and image-level ones of a
+      segmenter we ran) are named in a note: the repository has no counts for them.  Single
+      modalities (no fusion) are not plotted, nor TTA runs (a note says so).
+    """
+    segmenters = ordered_segmenters(seg for seg, _ in summary)
+    sources = ordered_sources(src for _, src in summary)
+    counts, measured, uncounted, tta = {}, [], [], False
+    for src in sources:
+        for seg in segmenters:
+            cells = summary.get((seg, src))
+            if cells is None:
+                continue
+            info = segmenter_complexity_entry(complexity, seg[0], input_hw)
+            rows = row_complexity(cells)
+            feature = feature_level_run(seg, src)
+            params, macs = rows if feature or info is None else (info['params'], info['macs'])
+            if params is None or macs is None:
+                continue
+            counts.setdefault(seg[0], (params, macs))
+            miou = cells['mIoU'].mean
+            if seg[1]:
+                tta = True
+                continue
+            if miou is None or math.isnan(miou) or (src in SOURCE_TITLES and not feature):
+                continue
+            if feature:
+                measured.append(ComplexityPoint(display_name(seg[0]), 'feature-level', True,
+                                                miou, params, macs))
+                continue
+            f_params, f_macs = fusion.get(src, (None, None))
+            label = f'{src} + {seg_title(seg)}'
+            if f_params is None or f_macs is None:
+                uncounted.append(src)
+                measured.append(ComplexityPoint(label + ' *', 'image-level', True, miou, params,
+                                                macs))
+            else:
+                measured.append(ComplexityPoint(label, 'image-level', True, miou,
+                                                params + f_params, macs + f_macs))
+    measured.sort(key=lambda p: p.kind == 'feature-level')  # image-level first, stable
+    fused = {src.lower(): src for src in sources if src not in SOURCE_TITLES and
+             None not in fusion.get(src, (None, None))}
+    models = {display_name(key): key for key in counts
+              if any(feature_level_run(seg, src) for seg, src in summary if seg[0] == key)}
+    points, missing = list(measured), []
+    for row in reported:
+        if row.kind == 'image-level':
+            src = fused.get(row.method.lower())
+            if src and row.segmenter in counts:
+                (params, macs), (f_params, f_macs) = counts[row.segmenter], fusion[src]
+                points.append(ComplexityPoint(
+                    f'{row.method} + {display_name(row.segmenter)} (reported)', 'image-level',
+                    False, row.miou, params + f_params, macs + f_macs))
+            elif row.segmenter in counts:  # our segmenter, their fusion network uncounted
+                missing.append(f'{row.method} + {display_name(row.segmenter)}')
+        elif row.kind == 'feature-level':
+            if row.method in models:
+                params, macs = counts[models[row.method]]
+                points.append(ComplexityPoint(f'{row.method} (reported)', 'feature-level',
+                                              False, row.miou, params, macs))
+            else:
+                missing.append(row.method)
+    notes = ['Filled: measured here; hollow: reported (the paper\'s mIoU, placed at the '
+             'parameters and FLOPs measured here for the same architecture).',
+             'Image-level: fusion network (its fused folder\'s manifest.json) + segmenter '
+             '(complexity.json at the test size, else the results rows). Feature-level: the '
+             'whole model as its results rows carry it (4-channel R, G, B, T input). '
+             'GFLOPs = 2 x multiply-adds (mmengine\'s count), one test image.']
+    if uncounted:
+        notes.append('* fusion network not counted (its manifest.json records no complexity): '
+                     'segmenter only, for ' + ', '.join(dict.fromkeys(uncounted)) + '.')
+    if not any(p.kind == 'feature-level' and p.measured for p in points):
+        notes.append('No feature-level model was measured in these results.')
+    if missing:
+        notes.append('Reported without parameter or FLOP counts here (not plotted): ' +
+                     ', '.join(dict.fromkeys(missing)) + '.')
+    if tta:
+        notes.append('Test-time-augmented runs are not plotted.')
+    return points, notes
+
+
+def figure3_frame(points):
+    """The points of Figure 3 as a table (for ``table.md``)."""
+    import pandas as pd
+
+    index = [(p.label, p.kind, 'measured' if p.measured else 'reported') for p in points]
+    data = [[Cell(p.miou, reported=not p.measured), size_cell(p.params, 1e6),
+             size_cell(p.flops, 1e9)] for p in points]
+    return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(
+        index, names=['Point', 'Kind', 'Value']), columns=['mIoU', 'Params (M)', 'GFLOPs'])
+
+
 def build_tables(results_path: str, dataset: str, out_dir: str,
                  options: Optional[TableOptions] = None) -> dict:
     """Write every table (and the figure); returns ``{name: path}`` of what was written."""
@@ -246,8 +378,11 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
                         _note(common, 'Params/GMACs: the whole pipeline (fusion method from '
                               "the fused folder's manifest.json + segmenter, one image at the "
                               'test size; GMACs are multiply-adds, what mmengine and many papers '
-                              'call FLOPs); blank where unknown. Rows of kind "reported" quote '
-                              'the papers.', t2_reported_notes(t2, reported)))
+                              'call FLOPs); blank where unknown. Rows of kind '
+                              f'"{FEATURE_LEVEL_OURS}": feature-level models trained here on '
+                              'the rgbt source (visible + infrared, 4 channels), complexity of '
+                              'the whole network. Rows of kind "reported" quote the papers.',
+                              t2_reported_notes(t2, reported)))
     head = None
     pred_dir = options.seg_pred
     fused_folder = _fused_folder(sources_info, options.fusion_source, options.split)
@@ -264,11 +399,13 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
         tables['table5'] = ('Table 5: semantic head of the fusion network vs a segmenter on '
                             'its fused images', t5, rank_marks(t5, axis='column'),
                             _note(common, '', _flag_notes(t5_reported)))
-    tc = complexity_table(complexity, fusion, segmenters, test_hw)
+    feature_level = measured_complexity(summary, feature_level=True)
+    tc = complexity_table(complexity, fusion, segmenters, test_hw, feature_level,
+                          measured_complexity(summary, feature_level=False))
     if len(tc):
         tables['complexity'] = ('Complexity: image-level vs feature-level fusion', tc, None,
-                                'Feature-level fusion runs one backbone per modality: its '
-                                'cost is at least the segmenter plus a second backbone.')
+                                complexity_note(feature_level))
+    points, figure_notes = figure3_points(summary, complexity, fusion, reported, test_hw)
 
     written = {}
     os.makedirs(out_dir, exist_ok=True)
@@ -283,6 +420,10 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
                 f'seeds where several. {common}\n']
     for name, (title, table, marks, note) in tables.items():
         document.append(_section(title, table, marks, 'md', note))
+    if points:
+        drawn = f' (figure3_{dataset}.png)' if options.figure else ''
+        document.append(_section(f'Figure 3 points{drawn}',
+                                 figure3_frame(points), None, 'md', ' '.join(figure_notes)))
     if options.stats:
         cells, missing = load_cells(rows, work_dir)
         ordered = {(seg, src): cells[(seg, src)] for seg in segmenters for src in sources
@@ -304,6 +445,12 @@ def build_tables(results_path: str, dataset: str, out_dir: str,
                              segmenters, sources)
         if figure:
             written['figure'] = figure
+        if points:
+            path = os.path.join(out_dir, f'figure3_{dataset}.png')
+            complexity_figure(path, points, f'{dataset_title(dataset)}: mIoU against '
+                              'complexity, image-level vs feature-level fusion (the paper\'s '
+                              'Figure 3)', ' '.join(figure_notes))
+            written['figure3'] = path
     return written
 
 

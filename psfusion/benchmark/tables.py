@@ -6,18 +6,22 @@ whether the value is ours or reported), then rendered as Markdown, CSV or LaTeX:
 * **Table 1 layout** (MSRS in the paper): one row per (class, segmenter), one column per source;
   reported columns (``<method> (reported)``) beside ours.
 * **Table 2 layout** (MFNet in the paper): one row per (source, segmenter), one column per class,
-  plus mIoU and the complexity of the pipeline (fusion network + segmenter); reported rows
-  (feature-level methods, the paper's own numbers) below ours, marked ``reported``.
+  plus mIoU and the complexity of the pipeline (fusion network + segmenter); then our
+  feature-level models (a feature-level segmenter on the ``rgbt`` source, kind
+  ``feature-level (ours)``, named by the model: ``CMX-B2``); reported rows (feature-level
+  methods, the paper's own numbers) below ours, marked ``reported``.
 * **Table 5**: the fusion network's own semantic head against a segmenter on its fused images.
-* **Complexity**: parameters and multiply-adds of each segmenter alone, with each fusion
-  network in front, and the two-backbone cost of feature-level fusion (the paper's Figure 3
-  argument).
+* **Complexity**: parameters, multiply-adds and FLOPs of each image-level segmenter alone and with
+  each fusion network in front, and of each feature-level model measured in the results (the
+  paper's Figure 3 argument, with numbers).
 
 Classes (columns, row labels) are the dataset's: its ``metainfo`` (``classes``,
 ``class_titles``) from :mod:`psfusion.data.layouts`.  A segmenter is identified by
 ``(segmenter, tta)``: evaluations with test-time augmentation are separate rows.
 Complexity is printed as ``GMACs``: multiply-adds (mmengine's count; what fvcore, mmseg and many
-papers print as "FLOPs"), never doubled.
+papers print as "FLOPs"); the complexity table adds ``GFLOPs``, labelled as ``2 x MACs`` (the
+project's FLOPs: multiplies and adds counted separately,
+:attr:`psfusion.complexity.Complexity.flops`).
 
 Several seeds give ``mean +- std`` (sample standard deviation).  The best and second best of
 **our** values are highlighted (per row in Table 1, per column in Table 2; Markdown: bold and
@@ -35,16 +39,20 @@ import numpy as np
 import pandas as pd
 
 from ..data.layouts import dataset_metainfo
-from .catalog import SEGMENTERS, display_name
+from .catalog import SEGMENTERS, display_name, is_feature_level
 from .reported import ReportedRow, reported_rows
 from ..errors import PsfusionError
 from .results import KEY_COLUMNS, RECIPE_COLUMNS, SUMMARY_COLUMNS, class_columns, latest_results
 from .run_paths import upgrade_complexity
+from .sources import RGBT_SOURCE
 
 #: A segmenter as the tables tell them apart: ``(key, tta)``.
 SegRun = tuple
-#: Display names of the single-modality sources.
-SOURCE_TITLES = {'ir': 'Infrared', 'vi': 'Visible'}
+#: Display names of the sources that are not fused images (their pipelines have no fusion
+#: network): infrared, visible, and both together for the feature-level segmenters.
+SOURCE_TITLES = {'ir': 'Infrared', 'vi': 'Visible', RGBT_SOURCE: 'RGB-T'}
+#: The Kind of our feature-level rows in a Table 2 layout.
+FEATURE_LEVEL_OURS = 'feature-level (ours)'
 #: Reported methods shown by default (besides every feature-level method).
 DEFAULT_REPORTED = ('Infrared', 'Visible', 'SeAFusion', 'PSFusion')
 FORMATS = ('md', 'csv', 'tex')
@@ -89,6 +97,12 @@ def source_title(source: str) -> str:
 def seg_title(seg: SegRun) -> str:
     """``SegNeXt-Large`` or ``SegNeXt-Large + TTA``."""
     return display_name(seg[0], bool(seg[1]))
+
+
+def feature_level_run(seg: SegRun, source: str) -> bool:
+    """Whether a summary cell is a feature-level model's: a feature-level segmenter of the
+    catalogue, or any segmenter on the ``rgbt`` source."""
+    return is_feature_level(seg[0]) or source == RGBT_SOURCE
 
 
 @dataclass(frozen=True)
@@ -293,26 +307,40 @@ def table2(summary: Mapping, classes: ClassInfo, reported: Sequence[ReportedRow]
            complexity: Optional[Mapping] = None) -> pd.DataFrame:
     """Rows (method, segmenter, kind), columns: the classes, mIoU, Params (M), GMACs.
 
-    ``complexity`` maps ``(segmenter, source)`` to ``(params, macs)`` of the whole pipeline
-    (see :func:`pipeline_complexity`); missing pipelines stay blank.
+    Our image-level rows (kind ``ours``: method = the source) come first, then our
+    feature-level models (kind :data:`FEATURE_LEVEL_OURS`: method = the model, ``CMX-B2``, on
+    the ``rgbt`` source), then the reported rows: those of segmenters we ran, and the
+    feature-level ones of other backbones or named like one of our models (the paper's
+    ``CMX-B2`` beside ours).  ``complexity`` maps ``(segmenter, source)`` to ``(params, macs)``
+    of the whole pipeline (see :func:`pipeline_complexity`); missing pipelines stay blank.
     """
     complexity = complexity or {}
     segmenters = ordered_segmenters(seg for seg, _ in summary)
     sources = ordered_sources(src for _, src in summary)
+    cells_of = [(src, seg) for src in sources for seg in segmenters if (seg, src) in summary]
+    image_level = [(src, seg) for src, seg in cells_of if not feature_level_run(seg, src)]
+    feature_level = sorted((pair for pair in cells_of if feature_level_run(pair[1], pair[0])),
+                           key=lambda pair: segmenters.index(pair[1]))
     index, data = [], []
-    for src in sources:
-        for seg in segmenters:
-            cells = summary.get((seg, src))
-            if cells is None:
-                continue
-            index.append((source_title(src), seg_title(seg), 'ours'))
-            params, macs = complexity.get((seg, src), (None, None))
-            data.append([cells.get(m) for m in classes.names] + [cells['mIoU']] +
-                        [size_cell(params, 1e6), size_cell(macs, 1e9)])
+
+    def add(label: tuple, src: str, seg: SegRun) -> None:
+        cells = summary[(seg, src)]
+        index.append(label)
+        params, macs = complexity.get((seg, src), (None, None))
+        data.append([cells.get(m) for m in classes.names] + [cells['mIoU']] +
+                    [size_cell(params, 1e6), size_cell(macs, 1e9)])
+
+    for src, seg in image_level:
+        add((source_title(src), seg_title(seg), 'ours'), src, seg)
+    for src, seg in feature_level:
+        method = display_name(seg[0]) + ('' if src == RGBT_SOURCE else f' ({src})')
+        add((method, seg_title(seg), FEATURE_LEVEL_OURS), src, seg)
     ours = {seg[0] for seg in segmenters}
+    our_models = {display_name(seg[0]) for _, seg in feature_level}
     for row in reported:
-        if row.segmenter in SEGMENTERS and row.segmenter not in ours:
-            continue  # a reported row of a segmenter we did not run
+        if row.segmenter in SEGMENTERS and row.segmenter not in ours and not (
+                row.kind == 'feature-level' and row.method in our_models):
+            continue  # a reported row of a segmenter (or feature-level model) we did not run
         index.append((row.method, display_name(row.segmenter), 'reported'))
         per_class = row.per_class()
         data.append([reported_cell(row, c, per_class.get(c)) for c in classes.names] +
@@ -396,22 +424,50 @@ def segmenter_complexity_entry(complexity: Mapping, segmenter: str,
     return None if best is None else upgrade_complexity(best)
 
 
+def row_complexity(cells: Mapping) -> tuple[Optional[int], Optional[int]]:
+    """``(params, macs)`` that a summary cell's results rows carry (the segmenter alone, as the
+    benchmark counted it on the run's input: 4 channels for ``rgbt``), or Nones."""
+    values = []
+    for metric in ('params', 'macs'):
+        cell = cells.get(metric)
+        ok = isinstance(cell, Cell) and cell.mean is not None and not math.isnan(cell.mean)
+        values.append(int(round(cell.mean)) if ok else None)
+    return values[0], values[1]
+
+
+def measured_complexity(summary: Mapping, feature_level: Optional[bool] = None) -> dict:
+    """``{segmenter: (params, macs)}`` from the results rows' ``params`` / ``macs`` columns (the
+    first cell of each segmenter that has both); ``feature_level``: only the feature-level
+    (True) or image-level (False) models."""
+    out = {}
+    for (seg, src), cells in summary.items():
+        if seg[0] in out or (feature_level is not None and
+                             feature_level_run(seg, src) != feature_level):
+            continue
+        params, macs = row_complexity(cells)
+        if params is not None and macs is not None:
+            out[seg[0]] = (params, macs)
+    return out
+
+
 def pipeline_complexity(summary: Mapping, complexity: Mapping,
                         fusion: Mapping[str, tuple],
                         input_hw: Optional[Sequence[int]] = None) -> dict:
     """``{((segmenter, tta), source): (params, macs)}`` of segmenter plus fusion method.
 
-    ``complexity`` is the work folder's ``complexity.json``; ``fusion`` maps a fused source to
-    the ``(params, macs)`` of its method; a fused source whose method is unknown (not in
-    ``fusion``, or Nones) stays blank.  Test-time augmentation's extra passes are not counted.
-    ``input_hw``: the test images' size (only that entry counts; None: the largest).
+    ``complexity`` is the work folder's ``complexity.json`` (where a segmenter has no entry:
+    the ``params`` / ``macs`` its results rows carry); ``fusion`` maps a fused source to the
+    ``(params, macs)`` of its method; a fused source whose method is unknown (not in
+    ``fusion``, or Nones) stays blank.  Infrared, visible and ``rgbt`` (a feature-level model,
+    the whole network) have no fusion method.  Test-time augmentation's extra passes are not
+    counted.  ``input_hw``: the test images' size (only that entry counts; None: the largest).
     """
     out = {}
-    for seg, src in summary:
+    for (seg, src), cells in summary.items():
         info = segmenter_complexity_entry(complexity, seg[0], input_hw)
-        if info is None:
+        params, macs = (info['params'], info['macs']) if info else row_complexity(cells)
+        if params is None or macs is None:
             continue
-        params, macs = info['params'], info['macs']
         if src not in SOURCE_TITLES:  # a fused source: add its method, if known
             f_params, f_macs = fusion.get(src, (None, None))
             if f_params is None or f_macs is None:
@@ -421,34 +477,59 @@ def pipeline_complexity(summary: Mapping, complexity: Mapping,
     return out
 
 
+def _hw_text(info: Optional[Mapping], input_hw: Optional[Sequence[int]]) -> str:
+    hw = (info or {}).get('input_hw') or input_hw
+    return f'{hw[0]}x{hw[1]}' if hw else '?'
+
+
 def complexity_table(complexity: Mapping, fusion: Mapping[str, tuple],
                      segmenters: Sequence[SegRun],
-                     input_hw: Optional[Sequence[int]] = None) -> pd.DataFrame:
-    """Per segmenter: alone, behind each fusion method, and as a two-backbone feature-level
-    network (segmenter + a second backbone: a lower bound, fusion modules not counted)."""
+                     input_hw: Optional[Sequence[int]] = None,
+                     feature_level: Optional[Mapping[str, tuple]] = None,
+                     image_level: Optional[Mapping[str, tuple]] = None) -> pd.DataFrame:
+    """Parameters, multiply-adds and FLOPs (``2 x MACs``) of each pipeline.
+
+    Per image-level segmenter (``complexity.json``'s entry; without one, its ``(params, macs)``
+    in ``image_level``, the results rows' counts at ``input_hw``): alone and behind each fusion
+    method (``fusion``: ``{source: (params, macs)}``; unknown: blank).  Then each feature-level
+    model of ``segmenters`` with its measured ``(params, macs)`` in ``feature_level``
+    (:func:`measured_complexity` of the results rows, counted on the 4-channel R, G, B, T
+    input; both streams and the fusion modules included); a feature-level segmenter without
+    numbers is left out, never estimated.
+    """
+    feature_level, image_level = feature_level or {}, image_level or {}
     index, data = [], []
+
+    def add(label: str, hw: str, params, macs) -> None:
+        index.append((label, hw))
+        data.append([size_cell(params, 1e6), size_cell(macs, 1e9),
+                     size_cell(None if macs is None else 2 * macs, 1e9)])
+
     keys = list(dict.fromkeys(seg[0] for seg in ordered_segmenters(segmenters)))
     for key in keys:
+        if is_feature_level(key) or key in feature_level:
+            continue
         info = segmenter_complexity_entry(complexity, key, input_hw)
+        if info is None and key in image_level:
+            info = dict(params=image_level[key][0], macs=image_level[key][1])
         if info is None:
             continue
-        h, w = info.get('input_hw', (None, None))
-        name = display_name(key)
-        rows = [(f'{name} alone', info['params'], info['macs'])]
+        hw, name = _hw_text(info, input_hw), display_name(key)
+        add(f'{name} alone', hw, info['params'], info['macs'])
         for source, (f_params, f_macs) in fusion.items():
-            if f_params is None or f_macs is None:
-                rows.append((f'{source} + {name} (image-level fusion)', None, None))
-            else:
-                rows.append((f'{source} + {name} (image-level fusion)',
-                             info['params'] + f_params, info['macs'] + f_macs))
-        rows.append((f'two {name} backbones + head (feature-level fusion, lower bound)',
-                     info['params'] + info['backbone_params'],
-                     info['macs'] + info['backbone_macs']))
-        for label, params, macs in rows:
-            index.append((label, f'{h}x{w}'))
-            data.append([size_cell(params, 1e6), size_cell(macs, 1e9)])
+            known = f_params is not None and f_macs is not None
+            add(f'{source} + {name} (image-level fusion)', hw,
+                info['params'] + f_params if known else None,
+                info['macs'] + f_macs if known else None)
+    for key in keys:
+        if key in feature_level:
+            params, macs = feature_level[key]
+            info = segmenter_complexity_entry(complexity, key, input_hw)
+            add(f'{display_name(key)} (feature-level fusion, measured)',
+                _hw_text(info, input_hw), params, macs)
     return pd.DataFrame(data, index=pd.MultiIndex.from_tuples(
-        index, names=['Pipeline', 'Input (HxW)']), columns=['Params (M)', 'GMACs'])
+        index, names=['Pipeline', 'Input (HxW)']), columns=['Params (M)', 'GMACs',
+                                                            'GFLOPs (2 x MACs)'])
 
 
 # ----------------------------------------------------------------------------------------

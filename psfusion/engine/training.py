@@ -64,6 +64,8 @@ def prepare_config(config: Union[str, Config], work_dir: Optional[str] = None,
         checkpoint = resolve_resume(cfg.work_dir, resume, log)
         cfg.resume = checkpoint is not None
         cfg.load_from = checkpoint
+    if launcher != 'none':
+        split_total_batch(cfg, world_size_of(launcher), log)
     if launcher != 'none' and not torch.cuda.is_available():
         cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
         cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
@@ -72,6 +74,41 @@ def prepare_config(config: Union[str, Config], work_dir: Optional[str] = None,
     if cfg.get('val_split'):
         _hold_out_validation(cfg)
     return cfg
+
+
+def world_size_of(launcher: str) -> int:
+    """The number of training processes a launcher started (from the environment its launcher
+    sets: torchrun's ``WORLD_SIZE``, Slurm's ``SLURM_NTASKS``, MPI's ``OMPI_COMM_WORLD_SIZE``);
+    1 when none is set."""
+    names = {'pytorch': 'WORLD_SIZE', 'slurm': 'SLURM_NTASKS', 'mpi': 'OMPI_COMM_WORLD_SIZE'}
+    value = os.environ.get(names.get(launcher, 'WORLD_SIZE'), '1')
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise ConfigError(f'{names.get(launcher, "WORLD_SIZE")}={value!r} is not a process count')
+
+
+def split_total_batch(cfg: Config, world_size: int,
+                      log: Callable[[str], None] = _log) -> None:
+    """Keep the config's training batch as the **total** over all processes: each process
+    loads ``total / world_size`` samples, so the recipe (batch and learning rate) is the same
+    on 1 GPU or 8.  A total not divisible by the world size is refused (no silent change).
+
+    mmengine's ``batch_size`` is per process; without this, ``tools/dist_train.sh CONFIG N``
+    would multiply the batch by N at the same learning rate.
+    """
+    loader = cfg.get('train_dataloader')
+    if not loader or world_size <= 1:
+        return
+    total = int(loader.batch_size)
+    if total % world_size:
+        raise ConfigError(
+            f'the training batch ({total}, train_dataloader.batch_size) is the total over all '
+            f'processes and must divide evenly among {world_size}: use a process count that '
+            f'divides {total}, or set train_dataloader.batch_size to a multiple of {world_size}.')
+    loader.batch_size = total // world_size
+    log(f'total training batch {total} kept: {loader.batch_size} per process x {world_size} '
+        f'processes (the learning rate is the config\'s, unscaled)')
 
 
 WARMUP_FORMS = ('linear', 'exp')

@@ -335,6 +335,16 @@ def test_each_segmenter_takes_only_its_input(tmp_path):
         build_run_config(RunSpec.of('msrs', 'early_b2', parse_source('vi')), options)
 
 
+def test_one_call_pairs_each_segmenter_with_the_sources_it_takes():
+    from psfusion.benchmark.catalog import check_inputs
+
+    sources = [parse_source(name) for name in ('ir', 'vi', 'avg', 'rgbt')]
+    pairs = check_inputs(['segformer_mini', 'early_mini'], sources)
+    assert [(seg, src.name) for seg, src in pairs] == [
+        ('segformer_mini', 'ir'), ('segformer_mini', 'vi'), ('segformer_mini', 'avg'),
+        ('early_mini', 'rgbt')]
+
+
 @pytest.mark.parametrize('seg, sources, message', [
     ('cmx_mini', 'ir', 'error: cmx_mini is a feature-level (RGB-T) segmenter: it takes only the '
      'rgbt source (visible + infrared), not ir.'),

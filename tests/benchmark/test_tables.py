@@ -121,8 +121,10 @@ def test_table5_and_complexity_table(store):
     assert rows['SegNeXt-Base alone'] == pytest.approx(27.6)
     assert rows['psfusion + SegNeXt-Base (image-level fusion)'] == pytest.approx(28.6)
     assert rows['seafusion + SegNeXt-Base (image-level fusion)'] is None
-    assert rows['two SegNeXt-Base backbones + head (feature-level fusion, lower bound)'] == \
-        pytest.approx(53.6)
+    assert not any('lower bound' in label for label in rows)  # no estimate: measured only
+    flops = table.loc[('psfusion + SegNeXt-Base (image-level fusion)', '480x640'),
+                      'GFLOPs (2 x MACs)']
+    assert flops.mean == pytest.approx(2 * 72.0)  # 2 x (70 + 2) GMACs
 
 
 def test_build_tables_writes_every_format(store, tmp_path):
@@ -313,3 +315,105 @@ def test_flagged_reported_values_carry_their_mark_and_footnote(tmp_path):
     assert '75.33\u2020' in person and '| -\u2020 |' in person  # U2Fusion's, SwinFusion's
     assert '\u2020 Table 1 of the paper prints 11 Person values' in document
     assert r'75.33$^\dagger$' in (tmp_path / 'out' / 'table1.tex').read_text()
+
+
+# ----------------------------------------------------------------------------------------
+# Feature-level models (a feature-level segmenter on the rgbt source) beside image-level ones
+# ----------------------------------------------------------------------------------------
+CMX_B2 = dict(params=66_567_057, macs=78_367_166_976)  # tools/model_info.py, 4 x 480 x 640
+
+
+def _add_rgbt_rows(path, seeds=(0, 1), mious=(58.0, 60.0), segmenter='cmx_b2', provenance=None):
+    for seed, miou in zip(seeds, mious):
+        append_result(str(path), row_from_metrics(
+            RunKey('msrs', segmenter, 'rgbt', seed), _metrics(miou), CLASSES,
+            params=CMX_B2['params'], macs=CMX_B2['macs'], seconds=1.0, config_hash='h',
+            provenance=provenance), CLASSES)
+
+
+def test_table2_labels_our_feature_level_rows_and_sets_the_reported_ones_beside(store):
+    from psfusion.benchmark.tables import FEATURE_LEVEL_OURS
+    _add_rgbt_rows(store, mious=(70.0, 72.0))
+    summary = summarize(read_results(str(store)), 'msrs')
+    # MFNet's reported rows (CMX-B2's among them) on an MSRS-class store: the same nine classes
+    reported = select_reported('mfnet')
+    frame = table2(summary, MSRS, reported, pipeline_complexity(summary, COMPLEXITY, {}))
+    labels = list(frame.index)
+    ours = [label for label in labels if label[2] == FEATURE_LEVEL_OURS]
+    assert ours == [('CMX-B2', 'CMX-B2', FEATURE_LEVEL_OURS)]
+    assert not any(label[0] == 'rgbt' for label in labels)
+    # after every image-level row of ours, before the reported rows
+    kinds = [label[2] for label in labels]
+    assert kinds.index(FEATURE_LEVEL_OURS) == kinds.count('ours')
+    row = frame.loc[ours[0]]
+    assert row['mIoU'].mean == 71.0 and row['mIoU'].n == 2
+    # the whole network's counts, as the rows carry them (no complexity.json entry for cmx_b2)
+    assert row['Params (M)'].mean == pytest.approx(66.567057)
+    assert row['GMACs'].mean == pytest.approx(78.367166976)
+    # the paper's CMX-B2 beside ours (its backbone, SegFormer-B2, is ours too here), CMX-B4 not
+    assert frame.loc[('CMX-B2', 'SegFormer-B2', 'reported'), 'mIoU'].mean == 58.31
+    assert not any(label[0] == 'CMX-B4' for label in labels)
+    marks = rank_marks(frame, 'column', list(frame.columns[:-2]))
+    assert marks.at[ours[0], 'mIoU'] == 'best'  # ranked with our image-level rows (67.00)
+    assert marks.at[('psfusion', 'SegFormer-B2', 'ours'), 'mIoU'] == 'second'
+
+
+def test_reported_cmx_row_shows_beside_our_cmx_without_our_segformer(tmp_path):
+    path = tmp_path / 'results.csv'
+    _add_rgbt_rows(path, seeds=(0, ), mious=(50.0, ))
+    summary = summarize(read_results(str(path)), 'msrs')
+    frame = table2(summary, MSRS, select_reported('mfnet'))
+    assert ('CMX-B2', 'SegFormer-B2', 'reported') in frame.index
+    assert ('PSFusion', 'SegFormer-B2', 'reported') not in frame.index  # no segformer_b2 run
+
+
+def test_complexity_table_lists_measured_feature_level_models(store, tmp_path):
+    import csv
+
+    _add_rgbt_rows(store)
+    sources = json.loads((store.parent / 'sources.json').read_text())
+    (store.parent / 'sources.json').write_text(json.dumps(dict(sources, test_hw=[480, 640])))
+    out = tmp_path / 'out'
+    build_tables(str(store), 'msrs', str(out), TableOptions(formats=['csv'], figure=False))
+    with open(out / 'complexity.csv', encoding='utf-8') as handle:
+        lines = [tuple(row) for row in csv.reader(handle)]
+    assert lines == [
+        ('Pipeline', 'Input (HxW)', 'Params (M)', 'GMACs', 'GFLOPs (2 x MACs)'),
+        ('SegFormer-B2 alone', '480x640', '24.70', '60.00', '120.00'),
+        ('psfusion + SegFormer-B2 (image-level fusion)', '480x640', '25.70', '62.00', '124.00'),
+        ('SegNeXt-Base alone', '480x640', '27.60', '70.00', '140.00'),
+        ('psfusion + SegNeXt-Base (image-level fusion)', '480x640', '28.60', '72.00', '144.00'),
+        ('CMX-B2 (feature-level fusion, measured)', '480x640', '66.57', '78.37', '156.73')]
+    document = (out / 'table.md').read_text()
+    assert 'Feature-level rows: the models measured in these results' in document
+    assert 'No feature-level model was measured' not in document
+    table2_csv = (out / 'table2.csv').read_text()
+    assert 'CMX-B2,CMX-B2,feature-level (ours),59.00 ± 1.41 (n=2),' in table2_csv
+    assert ',rgbt,' not in table2_csv and 'rgbt' not in table2_csv.split('\n')[0]
+
+
+def test_complexity_note_says_when_no_feature_level_model_was_measured(store, tmp_path):
+    build_tables(str(store), 'msrs', str(tmp_path / 'out'), TableOptions(figure=False))
+    document = (tmp_path / 'out' / 'table.md').read_text()
+    complexity = document.split('## Complexity')[1].split('## ')[0]
+    assert 'No feature-level model was measured in these results' in complexity
+    table = complexity.split('\n\n')[1]
+    assert table.startswith('| Pipeline |') and 'SegNeXt-Base alone' in table
+    assert 'feature-level' not in table and 'lower bound' not in table
+
+
+def test_feature_level_rows_of_another_recipe_are_refused(tmp_path):
+    from psfusion.benchmark.results import Provenance
+    from psfusion.benchmark.tables import MixedRecipesError
+
+    path = tmp_path / 'work' / 'results.csv'
+    append_result(str(path), _provenance_row('segformer_b2', 'vi', 0, 50.0, 'quick', 300),
+                  CLASSES)
+    _add_rgbt_rows(path, seeds=(0, ), mious=(55.0, ),
+                   provenance=Provenance('cmx', 49500, 8, 'none'))
+    with pytest.raises(MixedRecipesError, match='cmx_b2/rgbt/seed 0'):
+        build_tables(str(path), 'msrs', str(tmp_path / 'out'), TableOptions(figure=False))
+    build_tables(str(path), 'msrs', str(tmp_path / 'out'),
+                 TableOptions(figure=False, allow_mixed=True))
+    document = (tmp_path / 'out' / 'table.md').read_text()
+    assert '**Mixed recipes (--allow-mixed)**' in document and 'cmx_b2/rgbt' in document

@@ -124,3 +124,22 @@ def test_exponential_warm_up_is_the_official_schedule():
     linear = load_config(str(configs / 'psfusion_r34_msrs.py'))
     apply_warmup_form(linear, lambda message: None)
     assert linear.param_scheduler[0]['type'] == 'LinearLR'
+
+
+def test_the_config_batch_is_the_total_over_all_processes(monkeypatch):
+    from mmengine.config import Config
+
+    from psfusion.engine.training import split_total_batch, world_size_of
+    from psfusion.errors import ConfigError
+
+    monkeypatch.setenv('WORLD_SIZE', '4')
+    monkeypatch.setenv('SLURM_NTASKS', '8')
+    assert world_size_of('pytorch') == 4 and world_size_of('slurm') == 8
+    cfg = Config(dict(train_dataloader=dict(batch_size=16)))
+    messages = []
+    split_total_batch(cfg, 4, messages.append)
+    assert cfg.train_dataloader.batch_size == 4
+    assert messages == ["total training batch 16 kept: 4 per process x 4 processes (the "
+                        "learning rate is the config's, unscaled)"]
+    with pytest.raises(ConfigError, match='must divide evenly among 3'):
+        split_total_batch(Config(dict(train_dataloader=dict(batch_size=16))), 3)
