@@ -2,10 +2,19 @@
 
 One mmengine Runner per (segmenter, source, seed): train on the training split, evaluate on the
 test split (with --tta: multi-scale + flip test-time augmentation, a row with tta=True), append
-a row to WORK_DIR/results.csv.  Finished runs are skipped; interrupted runs resume.  Prints the
-per-class table of each segmenter at the end.
+a row to WORK_DIR/results.csv.  Finished runs are skipped; interrupted runs resume.  First the
+plan (every run, its state, its cost in GPU hours; --plan: only that), then preflight (every
+input every run needs, all problems at once, exit 2 before training); a run that fails after
+that is recorded (failed.json in its folder) and the others go on (exit 1, counting them).
+--status: the state of every run of the work dir.  Prints the per-class table of each
+segmenter at the end.  Left out: --dataset msrs, --data-root data/MSRS (or
+$PSFUSION_DATA_ROOT/MSRS), --sources ir, vi and every fused dataset in
+work_dirs/fused/<dataset>/<name>/ (with its manifest.json).
 
 Examples:
+    python tools/benchmark_downstream.py --seg segnext_l --seeds 0,1,2 --plan
+    python tools/benchmark_downstream.py --seg segnext_l --seeds 0,1,2
+    python tools/benchmark_downstream.py --seg segnext_l --status
     python tools/benchmark_downstream.py --seg segnext_l --dataset msrs --data-root data/MSRS \\
         --sources ir,vi,psfusion=work_dirs/fused/msrs,seafusion=results/SeAFusion --seeds 0,1,2
     python tools/benchmark_downstream.py --seg segformer_b2 --dataset msrs --data-root data/MSRS \
@@ -21,6 +30,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -29,17 +39,22 @@ import psfusion  # noqa: F401  (must precede any mmseg import)
 from mmengine.config import DictAction
 
 from psfusion.benchmark.catalog import (DATASETS, SEGMENTERS, check_dataset, check_inputs,
-                                        config_path, dataset_title, parse_segmenters)
+                                        dataset_title, parse_segmenters)
+from psfusion.benchmark.defaults import (DATA_ROOT_ENV, DEFAULT_DATASET, check_data_root,
+                                         default_data_root, default_sources, describe_sources)
 from psfusion.benchmark.evaluate_only import check_load_from, evaluate_checkpoint
 from psfusion.benchmark.fused_sources import materialize_sources
-from psfusion.benchmark.pretrained import PRETRAINED_MODES, resolve_pretrained
+from psfusion.benchmark.plan import (REFERENCE_GPU, detect_gpu, format_plan, format_status,
+                                     last_error_line, plan_runs, work_status)
+from psfusion.benchmark.preflight import PreflightError, preflight
+from psfusion.benchmark.pretrained import PRETRAINED_MODES
 from psfusion.benchmark.report import segmenter_summary
-from psfusion.benchmark.run_config import SCHEDULES, RunOptions, RunSpec, load_config
+from psfusion.benchmark.results import RunKey
+from psfusion.benchmark.run_config import SCHEDULES, RunOptions, RunSpec
 from psfusion.benchmark.run_paths import WorkDir
 from psfusion.benchmark.runner import run_benchmark
 from psfusion.benchmark.sources import parse_sources
 from psfusion.cli import add_debug_argument, run_tool
-from psfusion.config_options import apply_cfg_options
 from psfusion.errors import PsfusionError
 
 
@@ -62,16 +77,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split('\n\n')[-1])
-    parser.add_argument('--seg', required=True,
-                        help=f'segmenter(s), comma-separated, or all: {", ".join(SEGMENTERS)}')
-    parser.add_argument('--dataset', required=True, help='one of ' + ', '.join(
-        f'{name} ({dataset_title(name)})' for name in DATASETS))
-    parser.add_argument('--data-root', required=True, help='the original dataset (labels)')
-    parser.add_argument('--sources', required=True,
+    parser.add_argument('--seg',
+                        help=f'segmenter(s), comma-separated, or all: {", ".join(SEGMENTERS)} '
+                        '(required, except with --status)')
+    parser.add_argument('--dataset', default=DEFAULT_DATASET, help='one of ' + ', '.join(
+        f'{name} ({dataset_title(name)})' for name in DATASETS) + f' (default: {DEFAULT_DATASET})')
+    parser.add_argument('--data-root',
+                        help='the original dataset (labels); default: the dataset\'s own, '
+                        f'data/MSRS, data/MFNet, data/FMB, or under ${DATA_ROOT_ENV} (the folder '
+                        'holding MSRS/, MFNet/, FMB/)')
+    parser.add_argument('--sources',
                         help='comma-separated: ir, vi, a built-in fusion method (avg, gtf, ...: '
                         'fused on first use into WORK_DIR/fused/<name>/), NAME=DIR (a folder of '
                         'fused images), rgbt (visible + infrared, for the feature-level '
-                        'segmenters). Each segmenter runs on the sources it takes.')
+                        'segmenters). Each segmenter runs on the sources it takes. Default: ir, '
+                        'vi and every fused dataset in work_dirs/fused/<dataset>/<name>/ with a '
+                        'manifest.json (rgbt for feature-level segmenters)')
     parser.add_argument('--schedule', choices=tuple(SCHEDULES),
                         help="training schedule (default: the config's: 160k for MSRS, MFNet and "
                         "FMB (BANet: its own 80k), quick for synthetic)")
@@ -80,6 +101,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='evaluate with multi-scale + flip test-time augmentation '
                         '(rows with tta=True; reuses the weights of a finished run)')
     parser.add_argument('--work-dir', help='default: work_dirs/benchmark/<dataset>')
+    parser.add_argument('--plan', action='store_true',
+                        help='print every run, its state (done, partial at iteration N, failed, '
+                        'to run) and its estimated GPU hours, then exit')
+    parser.add_argument('--status', action='store_true',
+                        help='print the state of every run of the work dir (and of the runs '
+                        '--seg/--sources/--seeds name), then exit; builds nothing, reads no data')
+    parser.add_argument('--gpu', help='the GPU of the cost estimate (default: the visible CUDA '
+                        f'device, else {REFERENCE_GPU}; measured: see psfusion/benchmark/plan.py)')
     parser.add_argument('--pretrained', choices=PRETRAINED_MODES, default='on',
                         help="ImageNet backbone weights: on = required (stop before training "
                         "if unreachable), auto = use them where reachable, off = from scratch")
@@ -97,64 +126,119 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'mmseg 0.24 SegNeXt/SegFormer ones, renamed on loading): a row with '
                         'schedule "evaluated", iters 0 and the file in the pretrained column')
     add_debug_argument(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.seg and not args.status:
+        parser.error('the following arguments are required: --seg')
+    return args
+
+
+def fail(exc: BaseException, debug: bool) -> int:
+    """``error: <message>`` on stderr and exit status 2 (``--debug``: the traceback)."""
+    if debug:
+        raise exc
+    print(f'error: {exc}', file=sys.stderr)
+    return 2
+
+
+def fused_before(sources, work: WorkDir):
+    """Built-in sources with their folder where an earlier call fused them (for the plan)."""
+    return [dataclasses.replace(source, folder=work.fused_dir(source.name))
+            if source.is_builtin and os.path.isdir(work.fused_dir(source.name)) else source
+            for source in sources]
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         dataset = check_dataset(args.dataset)
-        segmenters = parse_segmenters(args.seg)
-        sources = parse_sources(args.sources)
-        check_inputs(segmenters, sources)  # each segmenter needs a source it takes
+        segmenters = parse_segmenters(args.seg) if args.seg else []
+        sources = (parse_sources(args.sources) if args.sources
+                   else default_sources(dataset, segmenters))
+        pairs = check_inputs(segmenters, sources) if segmenters else []  # each takes a source
+        work = WorkDir(args.work_dir or os.path.join('work_dirs', 'benchmark', dataset))
+        if args.status:
+            keys = [RunKey(dataset, seg, src.name, seed, args.tta)
+                    for seg, src in pairs for seed in args.seeds]
+            print(format_status(work_status(work.root, keys), work.root))
+            return 0
         if args.load_from:
             check_load_from(args.load_from, segmenters, sources)
-    except (ValueError, PsfusionError) as exc:
-        if args.debug:
-            raise
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
-    try:  # before any training: every segmenter's pretrained backbone must be readable
-        for segmenter in ([] if args.load_from else segmenters):  # --load-from: no backbone
-            cfg = load_config(str(config_path(segmenter, dataset, args.config_dir)))
-            apply_cfg_options(cfg, args.cfg_options)
-            resolve_pretrained(cfg, args.pretrained, log=lambda message: None)
-    except (PsfusionError, FileNotFoundError) as exc:
-        if args.debug:
-            raise
-        print(f'error: {segmenter}: {exc}', file=sys.stderr)
-        return 2
-    work = WorkDir(args.work_dir or os.path.join('work_dirs', 'benchmark', dataset))
-    try:
+        data_root = args.data_root or default_data_root(dataset)
+        check_data_root(dataset, data_root, given=bool(args.data_root))
         work.check_dataset(dataset)
-        sources = materialize_sources(sources, dataset, args.data_root, work, log=print)
-        work.record_sources(dataset, args.data_root, sources)
     except (ValueError, PsfusionError) as exc:
-        if args.debug:
-            raise
-        print(f'error: {exc}', file=sys.stderr)
-        return 2
-    options = RunOptions(data_root=args.data_root, work_dir=work.root, schedule=args.schedule,
+        return fail(exc, args.debug)
+    if not args.sources:
+        print(describe_sources(sources))
+    options = RunOptions(data_root=data_root, work_dir=work.root, schedule=args.schedule,
                          pretrained='off' if args.load_from else args.pretrained,
                          config_dir=args.config_dir,
                          workers=args.workers, batch_size=args.batch_size,
                          max_iters=args.max_iters, image_size=args.image_size,
                          cfg_options=args.cfg_options)
+    if args.load_from:
+        return evaluate_only(args, dataset, segmenters, sources, work, options)
+    try:
+        gpu = args.gpu or detect_gpu()
+        pairs = check_inputs(segmenters, fused_before(sources, work))
+        print(format_plan(plan_runs(dataset, pairs, args.seeds, options, args.tta, gpu),
+                          gpu, work.root))
+        if args.plan:
+            return 0
+        problems = preflight(dataset, data_root, segmenters, sources, work.root,
+                             args.pretrained, args.config_dir, args.cfg_options)
+        if problems:
+            raise PreflightError(problems)
+        sources = materialize_sources(sources, dataset, data_root, work, log=print)
+        work.record_sources(dataset, data_root, sources)
+    except (ValueError, PsfusionError) as exc:
+        return fail(exc, args.debug)
+    return run_all(args, dataset, segmenters, sources, work, options)
+
+
+def run_all(args, dataset, segmenters, sources, work: WorkDir, options: RunOptions) -> int:
+    """Every run after preflight: a failing one is recorded and the others go on."""
     start = time.perf_counter()
     pairs = check_inputs(segmenters, sources)  # feature-level segmenters take rgbt only
+    specs = [RunSpec.of(dataset, segmenter, source, seed, args.tta)
+             for segmenter, source in pairs for seed in args.seeds]
+    failed = []
+    for spec in specs:
+        try:
+            run_benchmark(spec, options, log=print)
+        except Exception as exc:  # noqa: BLE001 - recorded (failed.json); the others go on
+            if args.debug:
+                raise
+            failed.append(f'{spec.key} ({last_error_line(exc)})')
+            print(f'error: {spec.key} failed: {exc}', file=sys.stderr)
+    for segmenter in segmenters:
+        taken = [src.name for seg, src in pairs if seg == segmenter]
+        print(segmenter_summary(work.results, dataset, segmenter, taken, tta=args.tta))
+    print(f'results: {work.results} ({time.perf_counter() - start:.0f} s)')
+    if failed:
+        print(f'{len(failed)} of {len(specs)} runs failed: {"; ".join(failed)}',
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def evaluate_only(args, dataset, segmenters, sources, work: WorkDir,
+                  options: RunOptions) -> int:
+    """--load-from: evaluate one checkpoint on one source (no plan, no pretrained check)."""
+    try:
+        sources = materialize_sources(sources, dataset, options.data_root, work, log=print)
+        work.record_sources(dataset, options.data_root, sources)
+    except (ValueError, PsfusionError) as exc:
+        return fail(exc, args.debug)
+    start = time.perf_counter()
+    pairs = check_inputs(segmenters, sources)
     for segmenter, source in pairs:
         for seed in args.seeds:
-            spec = RunSpec.of(dataset, segmenter, source, seed, args.tta)
             try:
-                if args.load_from:
-                    evaluate_checkpoint(spec, options, args.load_from, log=print)
-                else:
-                    run_benchmark(spec, options, log=print)
+                evaluate_checkpoint(RunSpec.of(dataset, segmenter, source, seed, args.tta),
+                                    options, args.load_from, log=print)
             except PsfusionError as exc:
-                if args.debug:
-                    raise
-                print(f'error: {exc}', file=sys.stderr)
-                return 2
+                return fail(exc, args.debug)
     for segmenter in segmenters:
         taken = [src.name for seg, src in pairs if seg == segmenter]
         print(segmenter_summary(work.results, dataset, segmenter, taken, tta=args.tta))

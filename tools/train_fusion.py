@@ -1,6 +1,6 @@
 """Train PSFusion with mmengine's Runner.
 
-    python tools/train_fusion.py CONFIG [--work-dir DIR] [--resume [auto|CHECKPOINT]]
+    python tools/train_fusion.py [CONFIG] [--work-dir DIR] [--resume [auto|CHECKPOINT]]
                                  [--cfg-options KEY=VALUE ...] [--launcher pytorch] [--debug]
     python tools/train_fusion.py CONFIG --test CHECKPOINT     # evaluate on the test split
 
@@ -13,6 +13,7 @@ from it follows.  Errors in the data, config or checkpoints print one line, ``er
 Multi-process: tools/dist_train.sh CONFIG NPROC [options].
 """
 import argparse
+import os
 import sys
 
 import psfusion  # noqa: F401  (mmcv-lite compatibility before any mmseg import)
@@ -23,9 +24,23 @@ from psfusion.engine.allocator import keep_freed_memory
 from psfusion.engine.training import prepare_config, test, train
 
 
+#: What ``python tools/train_fusion.py`` trains without a config: the paper's network on MSRS.
+PAPER_CONFIG = 'psfusion/configs/psfusion_r34_msrs.py'
+
+
+def paper_config() -> str:
+    """:data:`PAPER_CONFIG` as a path that exists from any working folder (the package's
+    copy; shown relative to the working folder where it lies inside it)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(psfusion.__file__)), 'configs',
+                        os.path.basename(PAPER_CONFIG))
+    relative = os.path.relpath(path)
+    return path if relative.startswith('..') else relative
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='training config file')
+    parser.add_argument('config', nargs='?',
+                        help=f'training config file (default: the paper\'s, {PAPER_CONFIG})')
     parser.add_argument('--work-dir', help='where logs and checkpoints go')
     parser.add_argument('--resume', nargs='?', const=True, default=False,
                         metavar='auto|CHECKPOINT',
@@ -47,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.config is None:
+        args.config = paper_config()
+        print(f"no config given: training the paper's config, {args.config}")
     keep_freed_memory()  # CPU training otherwise re-faults its large feature maps every step
     cfg = prepare_config(args.config, args.work_dir, args.resume, args.cfg_options,
                          args.launcher)

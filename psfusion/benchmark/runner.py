@@ -7,7 +7,10 @@ training config (:func:`.run_config.config_hash`); its folder is given by
 
 * skips a finished run (a row with the same key and hash in ``WORK/results.csv``);
 * only evaluates a run whose final checkpoint exists (e.g. ``--tta`` after a plain run);
-* resumes an interrupted run from its last checkpoint (mmengine ``resume``).
+* resumes an interrupted run from its last checkpoint (mmengine ``resume``);
+* records a failed attempt (any exception once the run folder is known: a bad file, a bug,
+  CUDA out of memory) in the run folder's ``failed.json`` before re-raising, so that
+  ``--status`` and ``--plan`` show it; the next attempt removes it.
 
 Test predictions are written as class-id PNGs to the run folder (``preds/`` or ``preds_tta/``)
 for the qualitative figure.  Parameters and MACs are counted once per segmenter and test image
@@ -17,9 +20,11 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import os
 import pprint
 import time
+import traceback
 from typing import Callable, Optional
 
 from mmengine.config import Config
@@ -27,10 +32,12 @@ from mmengine.config import Config
 from ..complexity import segmenter_complexity
 from ..engine.checkpoint import use_atomic_checkpoints
 from ..engine.resume import find_resume_checkpoint
+from ..errors import PsfusionError
+from ..fileio import write_json
 from ..metrics import segmentation as _segmentation  # noqa: F401  (registers the metric)
 from .checkpoints import trust_checkpoints_under
-from .results import (Provenance, append_result, check_classes, find_result, read_results,
-                      row_from_metrics)
+from .results import (Provenance, RunKey, append_result, check_classes, find_result,
+                      read_results, row_from_metrics)
 from .run_config import (RunOptions, RunSpec, build_dataset, build_run_config,
                          checkpoint_identity, config_hash, legacy_config_hash, schedule_name)
 from .run_paths import RunFolder, WorkDir
@@ -38,6 +45,9 @@ from .sources import fusion_identity
 from .transforms import read_sample_image
 
 Log = Callable[[str], None]
+#: Written in a run folder when an attempt fails (:func:`record_failure`), removed when the
+#: next attempt starts.
+FAILED_FILE = 'failed.json'
 #: Config keys that the Runner reads besides its constructor's arguments; every other key
 #: (the config layers' variables such as ``crop_size``, ``data_settings``, ``norm_cfg``, and
 #: ``pretrained_decision``) is bookkeeping and stays out of the Runner's config.
@@ -186,6 +196,42 @@ def finished_row(frame, key, cfg: Config, chash: str) -> Optional[dict]:
     return None
 
 
+def failure_file(folder: RunFolder) -> str:
+    """``failed.json`` of a run folder: what stopped the last attempt (:func:`record_failure`)."""
+    return os.path.join(folder.path, FAILED_FILE)
+
+
+def record_failure(folder: RunFolder, key: RunKey, chash: str, exc: BaseException) -> None:
+    """Write ``failed.json`` in the run folder: the run, its config hash, the error's type,
+    message and (for an error that is not a :class:`~psfusion.errors.PsfusionError`, i.e. a
+    bug or a crash) traceback, and when.  Checkpoints written before the failure stay: the next
+    attempt resumes from them."""
+    record = dict(run=str(key), config_hash=chash, error=type(exc).__name__, message=str(exc),
+                  time=time.strftime('%Y-%m-%d %H:%M:%S'))
+    if not isinstance(exc, PsfusionError):
+        record['traceback'] = traceback.format_exc()
+    write_json(failure_file(folder), record)
+
+
+def read_failure(folder: RunFolder) -> Optional[dict]:
+    """The content of the run folder's ``failed.json``, or None (no failed attempt, or an
+    unreadable record, which then counts as none)."""
+    try:
+        with open(failure_file(folder), encoding='utf-8') as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def clear_failure(folder: RunFolder) -> None:
+    """Remove the run folder's ``failed.json`` (a new attempt starts)."""
+    try:
+        os.remove(failure_file(folder))
+    except FileNotFoundError:
+        pass
+
+
 def run_benchmark(spec: RunSpec, options: RunOptions, log: Log = print) -> tuple[dict, bool]:
     """Run (or skip) one benchmark run; returns ``(row, skipped)``.  See the module docstring.
 
@@ -207,6 +253,19 @@ def run_benchmark(spec: RunSpec, options: RunOptions, log: Log = print) -> tuple
         log(f'skip {key}: finished (config {done["config_hash"]}, mIoU {done["mIoU"]:.2f})')
         return done, True
     folder = work.run_folder(key, chash)
+    clear_failure(folder)  # a new attempt: its outcome replaces the last one's
+    try:
+        return _train_and_test(cfg, spec, chash, folder, work, test_set, classes, log), False
+    except Exception as exc:  # a bug, a bad file, CUDA out of memory...: kept for --status
+        record_failure(folder, key, chash, exc)
+        raise
+
+
+def _train_and_test(cfg: Config, spec: RunSpec, chash: str, folder: RunFolder, work: WorkDir,
+                    test_set, classes: tuple, log: Log) -> dict:
+    """:func:`run_benchmark`'s work once the run is known not to be finished: train (or
+    resume), test, count the segmenter's complexity, append and return the row."""
+    key = spec.key
     origin = provenance(cfg, spec)  # checks the fused splits agree, before training
     os.makedirs(folder.path, exist_ok=True)
     log(f'run {key} in {folder.path} (pretrained: {cfg.pretrained_decision}; mean '
@@ -225,4 +284,4 @@ def run_benchmark(spec: RunSpec, options: RunOptions, log: Log = print) -> tuple
                            seconds=folder.train_seconds() + test_seconds, config_hash=chash,
                            provenance=origin)
     append_result(work.results, row, classes)
-    return row, False
+    return row
