@@ -26,7 +26,7 @@ $(STAMP): setup.cfg pyproject.toml
 # data -> light PSFusion training -> fused train/test splits (+ semantic-head predictions) ->
 # SegFormer-mini trained and tested on ir, vi, avg (the per-pixel average, fused on first use)
 # and psfusion (image-level fusion), and Early-mini on rgbt (feature-level fusion: visible +
-# infrared as 4 input channels) under the same recipe, two seeds each (200 iterations: 10 runs
+# infrared as 4 input channels) under the same recipe, two seeds each (150 iterations: 10 runs
 # fit the 12-minute budget) -> per-class tables with intervals, paired tests, figures.
 # Every step skips work already done, so an interrupted `make demo` continues where it stopped.
 DEMO_FUSION := $(DEMO_DIR)/fusion
@@ -44,7 +44,7 @@ demo: install
 		--src $(DEMO_DIR)/data --layout msrs --split train,test --save-seg --out $(DEMO_FUSED)
 	$(PY) tools/benchmark_downstream.py --seg segformer_mini,early_mini --dataset synthetic \
 		--data-root $(DEMO_DIR)/data --sources ir,vi,avg,psfusion=$(DEMO_FUSED),rgbt \
-		--schedule quick --max-iters 200 --seeds $(DEMO_SEEDS) --work-dir $(DEMO_DIR)
+		--schedule quick --max-iters 150 --seeds $(DEMO_SEEDS) --work-dir $(DEMO_DIR)
 	$(PY) tools/make_tables.py --dataset synthetic --results $(DEMO_DIR)/results.csv \
 		--out $(DEMO_DIR)
 
