@@ -22,7 +22,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -c "import psfusion, mmseg.models, mmpretrain.models; print('psfusion installed:', psfusion.__version__)"
 	@touch $(STAMP)
 
-# The whole pipeline on the synthetic dataset, offline, on the CPU (about 11 minutes on 2 cores):
+# The whole pipeline on the synthetic dataset, offline, on the CPU (about 10.5 minutes on 2 cores):
 # data -> light PSFusion training -> fused train/test splits (+ semantic-head predictions) ->
 # SegFormer-mini trained and tested on ir, vi, avg (the per-pixel average, fused on first use)
 # and psfusion (image-level fusion), and Early-mini on rgbt (feature-level fusion: visible +
