@@ -3,7 +3,8 @@
 Builds each model from `mmseg_configs/<segmenter>_msrs.py` (9 classes, random weights: the
 pretrained-backbone value is dropped), feeds random normalised images and random labels of the
 given size, and times forward + backward + AdamW step (the configs' optimiser), after warm-up,
-synchronising CUDA around the timed block.  Prints one JSON line per segmenter.
+synchronising CUDA around the timed block.  Prints one JSON line per segmenter.  ``--amp``: the
+forward pass (and loss) under bf16 autocast, as ``tools/benchmark_downstream.py --amp`` trains.
 
     python benchmarks/gpu_seg_step.py                       # 480x640, batch 8, on CUDA
     python benchmarks/gpu_seg_step.py --device cpu --batch 1 --size 64 64 --steps 1 --warmup 0
@@ -38,7 +39,7 @@ def build(segmenter: str, device: torch.device) -> torch.nn.Module:
 
 
 def time_step(segmenter: str, device: torch.device, batch: int, size: tuple, steps: int,
-              warmup: int) -> dict:
+              warmup: int, amp: bool = False) -> dict:
     torch.manual_seed(0)
     model = build(segmenter, device)
     optim = torch.optim.AdamW(model.parameters(), lr=6e-5, weight_decay=0.01)
@@ -51,7 +52,8 @@ def time_step(segmenter: str, device: torch.device, batch: int, size: tuple, ste
         samples.append(sample)
 
     def step() -> float:
-        losses = model.loss(inputs, samples)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            losses = model.loss(inputs, samples)
         total = sum(v for k, v in losses.items() if 'loss' in k)
         optim.zero_grad(set_to_none=True)
         total.backward()
@@ -69,7 +71,8 @@ def time_step(segmenter: str, device: torch.device, batch: int, size: tuple, ste
     if device.type == 'cuda':
         torch.cuda.synchronize(device)
     seconds = (time.perf_counter() - start) / steps
-    result = dict(segmenter=segmenter, batch=batch, size=[h, w], seconds_per_iter=seconds,
+    result = dict(segmenter=segmenter, batch=batch, size=[h, w], amp=amp,
+                  seconds_per_iter=seconds,
                   images_per_second=batch / seconds,
                   params_m=sum(p.numel() for p in model.parameters()) / 1e6)
     if device.type == 'cuda':
@@ -86,12 +89,13 @@ def main() -> None:
     parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--seg', default=','.join(SEGMENTERS))
+    parser.add_argument('--amp', action='store_true', help='bf16 autocast forward pass')
     args = parser.parse_args()
     register_all_modules(init_default_scope=True)
     device = torch.device(args.device)
     for segmenter in args.seg.split(','):
         print(json.dumps(time_step(segmenter, device, args.batch, tuple(args.size), args.steps,
-                                   args.warmup)), flush=True)
+                                   args.warmup, args.amp)), flush=True)
 
 
 if __name__ == '__main__':

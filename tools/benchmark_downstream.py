@@ -42,8 +42,11 @@ from psfusion.benchmark.catalog import (DATASETS, SEGMENTERS, check_dataset, che
                                         dataset_title, parse_segmenters)
 from psfusion.benchmark.defaults import (DATA_ROOT_ENV, DEFAULT_DATASET, check_data_root,
                                          default_data_root, default_sources, describe_sources)
+from psfusion.benchmark import executors
 from psfusion.benchmark.evaluate_only import check_load_from, evaluate_checkpoint
 from psfusion.benchmark.fused_sources import materialize_sources
+from psfusion.benchmark.distributed import (LAUNCHERS, in_process_group, is_main_process,
+                                            main_process_first, run_in_process_group)
 from psfusion.benchmark.plan import (REFERENCE_GPU, detect_gpu, format_plan, format_status,
                                      last_error_line, plan_runs, work_status)
 from psfusion.benchmark.preflight import PreflightError, preflight
@@ -116,6 +119,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, help='training batch size override')
     parser.add_argument('--max-iters', type=int, help='training length override (smoke runs)')
     parser.add_argument('--image-size', type=parse_size, help='HxW override (smoke runs)')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='train each run data-parallel over the processes of this launcher '
+                        '(pytorch: under torchrun, see tools/dist_benchmark.sh); the batch stays '
+                        'the total (per process: total / processes), BN becomes SyncBN on GPUs; '
+                        'the recipe hash does not change')
+    parser.add_argument('--amp', action='store_true',
+                        help='train with bf16 autocast (AmpOptimWrapper, dtype bfloat16): '
+                        'another recipe, another config hash')
     parser.add_argument('--config-dir', help='folder of the mmseg configs')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override values of every run config, e.g. '
@@ -125,10 +136,28 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(one --seg, one source; mmseg 1.x checkpoints and the PSFusion authors\' '
                         'mmseg 0.24 SegNeXt/SegFormer ones, renamed on loading): a row with '
                         'schedule "evaluated", iters 0 and the file in the pretrained column')
+    parser.add_argument('--executor', choices=executors.EXECUTORS,
+                        help='run each pending run (to run, partial, failed) as its own job: '
+                        'local = up to --max-parallel processes here (one GPU set each), '
+                        'slurm = one Slurm job array (submitit; logs in WORK_DIR/slurm/, '
+                        'requeued on preemption). Default: one after the other in this process')
+    parser.add_argument('--max-parallel', type=int, default=1,
+                        help='--executor: runs at once (local processes, Slurm array tasks)')
+    parser.add_argument('--slurm-partition', help='--executor slurm: the partition')
+    parser.add_argument('--gpus-per-run', type=int, default=1,
+                        help='--executor: GPUs given to each run (default: 1; a job trains in '
+                        'one process, so more only reserves them)')
+    parser.add_argument('--cpus-per-run', type=int,
+                        help="--executor slurm: CPUs of each run (default: the cluster's)")
+    parser.add_argument('--time', default='24:00:00',
+                        help='--executor slurm: time limit of each run, minutes or HH:MM:SS '
+                        '(default: 24:00:00; a run cut off is requeued and resumes)')
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if not args.seg and not args.status:
         parser.error('the following arguments are required: --seg')
+    if args.load_from and args.launcher != 'none':
+        parser.error('--load-from evaluates in one process: drop --launcher')
     return args
 
 
@@ -149,6 +178,9 @@ def fused_before(sources, work: WorkDir):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.launcher != 'none' and not in_process_group():
+        # the process group is started once, for every run, and torn down at the end
+        return run_in_process_group(args.launcher, main, argv)
     try:
         dataset = check_dataset(args.dataset)
         segmenters = parse_segmenters(args.seg) if args.seg else []
@@ -175,7 +207,7 @@ def main(argv=None) -> int:
                          config_dir=args.config_dir,
                          workers=args.workers, batch_size=args.batch_size,
                          max_iters=args.max_iters, image_size=args.image_size,
-                         cfg_options=args.cfg_options)
+                         cfg_options=args.cfg_options, launcher=args.launcher, amp=args.amp)
     if args.load_from:
         return evaluate_only(args, dataset, segmenters, sources, work, options)
     try:
@@ -189,8 +221,11 @@ def main(argv=None) -> int:
                              args.pretrained, args.config_dir, args.cfg_options)
         if problems:
             raise PreflightError(problems)
-        sources = materialize_sources(sources, dataset, data_root, work, log=print)
-        work.record_sources(dataset, data_root, sources)
+        # fused once by rank 0 under a launcher; the others then find them
+        sources = main_process_first(materialize_sources, sources, dataset, data_root, work,
+                                     log=print)
+        if is_main_process():
+            work.record_sources(dataset, data_root, sources)
     except (ValueError, PsfusionError) as exc:
         return fail(exc, args.debug)
     return run_all(args, dataset, segmenters, sources, work, options)
@@ -202,8 +237,25 @@ def run_all(args, dataset, segmenters, sources, work: WorkDir, options: RunOptio
     pairs = check_inputs(segmenters, sources)  # feature-level segmenters take rgbt only
     specs = [RunSpec.of(dataset, segmenter, source, seed, args.tta)
              for segmenter, source in pairs for seed in args.seeds]
-    failed = []
-    for spec in specs:
+    if args.executor:  # each pending run as its own job (psfusion/benchmark/executors.py)
+        try:
+            if getattr(args, 'launcher', 'none') != 'none':
+                raise ValueError('--executor runs each run as one process on its GPU(s): '
+                                 'drop --launcher (or use tools/dist_benchmark.sh alone)')
+            settings = executors.ExecutorSettings(
+                args.executor, args.max_parallel, args.slurm_partition, args.gpus_per_run,
+                args.cpus_per_run, executors.parse_time(args.time))
+            planned = plan_runs(dataset, pairs, args.seeds, options, args.tta, args.gpu)
+            specs = executors.pending_specs(specs, planned)
+            if args.executor == 'slurm':
+                executors.submit_slurm(specs, options, settings, log=print)
+                return 0
+            failed = executors.run_local(specs, options, settings, log=print)
+        except (ValueError, PsfusionError) as exc:
+            return fail(exc, args.debug)
+    else:
+        failed = []
+    for spec in ([] if args.executor else specs):
         try:
             run_benchmark(spec, options, log=print)
         except Exception as exc:  # noqa: BLE001 - recorded (failed.json); the others go on

@@ -19,6 +19,10 @@ identity, not its path), optimiser, LR schedule, loop length, the datasets' pipe
 options, batch size and sampler, test-time augmentation pipeline, custom hooks and the seed.
 Workers, logging and checkpoint intervals, paths and names stay out, so the same recipe on
 another machine, folder or worker count has the same hash and a finished run is recognised.
+The number of processes stays out too: the run config holds the **total** training batch (split
+over the processes only in the Runner's config, :func:`.distributed.distribute`), and SyncBN
+counts as BN (:func:`recipe`).  bf16 mixed precision (``--amp``: :func:`apply_amp`) changes the
+optimiser wrapper, so it is another recipe with another hash.
 """
 from __future__ import annotations
 
@@ -104,6 +108,9 @@ class RunOptions:
         batch_size, max_iters, image_size: overrides for smoke runs; ``image_size`` is
             ``(h, w)`` and sets the crop, the resize scales and the preprocessor size.
         cfg_options: further ``key.sub=value`` overrides, as mmengine's ``merge_from_dict``.
+        launcher: ``'none'``, ``'pytorch'`` or ``'slurm'``: the run trains data-parallel over
+            the launcher's processes (:mod:`.distributed`); not part of the recipe.
+        amp: train with bf16 autocast (:func:`apply_amp`); part of the recipe.
     """
     data_root: str
     work_dir: str
@@ -115,6 +122,8 @@ class RunOptions:
     max_iters: Optional[int] = None
     image_size: Optional[Sequence[int]] = None
     cfg_options: dict = field(default_factory=dict)
+    launcher: str = 'none'
+    amp: bool = False
 
 
 @functools.lru_cache(maxsize=32)
@@ -232,6 +241,14 @@ def apply_max_iters(cfg: Config, max_iters: int) -> None:
     checkpoint.interval = min(checkpoint.interval, max_iters)
 
 
+def apply_amp(cfg: Config) -> None:
+    """Train with bf16 autocast: mmengine's ``AmpOptimWrapper`` with ``dtype='bfloat16'``
+    (the optimiser, clipping and accumulation settings of the wrapper stay).  bf16 has fp32's
+    exponent range, so no loss scaling is needed; it runs on recent GPUs and on the CPU."""
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.dtype = 'bfloat16'
+
+
 def _pipelines(cfg: Config) -> list:
     pipelines = [cfg.train_dataloader.dataset.pipeline, cfg.test_dataloader.dataset.pipeline]
     if cfg.get('tta_pipeline'):
@@ -325,16 +342,30 @@ def _placeholder_paths(data: dict, loaders: Sequence[str]) -> None:
                 dataset[key] = f'<{key}>'
 
 
+def _syncbn_as_bn(value):
+    """``value`` with every ``type='SyncBN'`` made ``'BN'`` (the same recipe)."""
+    if isinstance(value, dict):
+        out = {key: _syncbn_as_bn(item) for key, item in value.items()}
+        if out.get('type') == 'SyncBN':
+            out['type'] = 'BN'
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_syncbn_as_bn(item) for item in value]
+    return value
+
+
 def recipe(cfg: Config) -> dict:
     """The part of a run config that changes the trained model or its test result
     (:data:`RECIPE_KEYS`), with runtime-only settings, ``_delete_`` markers, dataset paths and
-    checkpoint locations taken out."""
+    checkpoint locations taken out, and SyncBN written as BN."""
     data = _without_delete_markers(copy.deepcopy(cfg.to_dict()))
     out = {key: data[key] for key in RECIPE_KEYS if data.get(key) is not None}
     for loader in ('train_dataloader', 'test_dataloader'):
         for key in _LOADER_RUNTIME_KEYS:
             (out.get(loader) or {}).pop(key, None)
     _placeholder_paths(out, ('train_dataloader', 'test_dataloader'))
+    if 'model' in out:  # SyncBN over N processes computes BN's statistics of the total batch
+        out['model'] = _syncbn_as_bn(out['model'])
     for key in _LOOP_RUNTIME_KEYS:
         (out.get('train_cfg') or {}).pop(key, None)
     evaluator = out.get('test_evaluator')
@@ -386,12 +417,15 @@ def build_run_config(spec: RunSpec, options: RunOptions, log: Log = print) -> Co
         cfg.train_dataloader.batch_size = options.batch_size
     if options.workers is not None:
         set_workers(cfg, options.workers)
+    if options.amp:
+        apply_amp(cfg)
     if options.cfg_options:  # unknown keys, and variables others were computed from, refused
         apply_cfg_options(cfg, options.cfg_options)
     set_source(cfg, spec.source, options.data_root)
     disable_validation(cfg)  # and train on the whole training split, as the paper does
     cfg.randomness = dict(seed=key.seed, deterministic=False)
     cfg.pretrained_decision = resolve_pretrained(cfg, options.pretrained, log)
+    cfg.launcher = options.launcher  # the Runner's config splits the batch (.distributed)
     # 3 values (RGB), or 4 for rgbt: the visible source's 3, then the infrared source's 1
     stats = source_statistics(training_items(cfg), WorkDir(options.work_dir).stats_cache)
     cfg.model.data_preprocessor.mean = stats['mean']

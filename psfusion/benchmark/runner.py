@@ -15,6 +15,10 @@ training config (:func:`.run_config.config_hash`); its folder is given by
 Test predictions are written as class-id PNGs to the run folder (``preds/`` or ``preds_tta/``)
 for the qualitative figure.  Parameters and MACs are counted once per segmenter and test image
 size and cached in ``WORK/complexity.json``.
+
+Under a launcher (``--launcher pytorch|slurm``, :mod:`.distributed`) every process runs the same
+runs data-parallel; only the main process (rank 0) writes the result row, ``failed.json``, the
+training time and the caches.
 """
 from __future__ import annotations
 
@@ -35,7 +39,9 @@ from ..engine.resume import find_resume_checkpoint
 from ..errors import PsfusionError
 from ..fileio import write_json
 from ..metrics import segmentation as _segmentation  # noqa: F401  (registers the metric)
+from .amp import use_cpu_amp
 from .checkpoints import trust_checkpoints_under
+from .distributed import barrier, distribute, is_main_process
 from .results import (Provenance, RunKey, append_result, check_classes, find_result,
                       read_results, row_from_metrics)
 from .run_config import (RunOptions, RunSpec, build_dataset, build_run_config,
@@ -99,6 +105,10 @@ def runner_config(cfg: Config, spec: RunSpec, folder: RunFolder, phase: str) -> 
         data['test_dataloader']['dataset']['pipeline'] = data['tta_pipeline']
         data['model'] = dict(type='SegTTAModel', module=data['model'])
     use_atomic_checkpoints(data)  # a kill while saving never leaves a partial checkpoint
+    # the total batch split over the processes, SyncBN, gloo without a GPU
+    distribute(data, data.get('launcher') or 'none',
+               log=print if phase == 'train' else (lambda message: None))
+    use_cpu_amp(data)  # bf16 autocast on a machine without a GPU (mmengine's needs one)
     keep = runner_keys()
     return PlainTextConfig({name: value for name, value in data.items() if name in keep},
                            filename=cfg.filename)
@@ -127,8 +137,10 @@ def train_if_needed(cfg: Config, spec: RunSpec, folder: RunFolder,
     try:
         runner = Runner.from_cfg(run_cfg)
         runner.train()
+        barrier()  # rank 0 has written the final checkpoint
     finally:
-        folder.add_train_seconds(time.perf_counter() - start)
+        if is_main_process():
+            folder.add_train_seconds(time.perf_counter() - start)
     if not os.path.isfile(final):
         raise RuntimeError(f'training finished but {final} is missing; check the checkpoint '
                            f'hook settings (save_last=True)')
@@ -150,6 +162,8 @@ def evaluate(cfg: Config, spec: RunSpec, checkpoint: str, folder: RunFolder,
             run_cfg[name] = None
         run_cfg.load_from, run_cfg.resume = checkpoint, False
         runner = Runner.from_cfg(run_cfg)
+    # mmseg's metric makes its prediction folder on rank 0 only; every rank writes into it
+    os.makedirs(folder.predictions(spec.key.tta), exist_ok=True)
     metrics = runner.test()
     return dict(metrics), runner.model
 
@@ -169,8 +183,10 @@ def model_complexity(model, segmenter: str, image_hw, work: WorkDir,
     cached = work.cached_complexity(segmenter, image_hw)
     if cached is not None:
         return cached
+    model = getattr(model, 'module', model)  # a data-parallel wrapper's model
     value = segmenter_complexity(model, image_hw, in_channels=in_channels)
-    work.store_complexity(segmenter, image_hw, value)
+    if is_main_process():
+        work.store_complexity(segmenter, image_hw, value)
     return value
 
 
@@ -179,9 +195,9 @@ def provenance(cfg: Config, spec: RunSpec) -> Provenance:
     and the fused source's fusion method and weights (:func:`.sources.fusion_identity`)."""
     init_cfg = cfg.model.get('backbone', {}).get('init_cfg') or {}
     checkpoint = init_cfg.get('checkpoint') if isinstance(init_cfg, dict) else None
-    world = int(os.environ.get('WORLD_SIZE', '1'))
+    # the run config holds the total batch (split per process in the Runner's config only)
     return Provenance(schedule=schedule_name(cfg), iters=int(cfg.train_cfg.max_iters),
-                      batch_size=int(cfg.train_dataloader.batch_size) * world,
+                      batch_size=int(cfg.train_dataloader.batch_size),
                       pretrained=checkpoint_identity(checkpoint) if checkpoint else 'none',
                       fusion_checkpoint=fusion_identity(spec.source))
 
@@ -253,11 +269,13 @@ def run_benchmark(spec: RunSpec, options: RunOptions, log: Log = print) -> tuple
         log(f'skip {key}: finished (config {done["config_hash"]}, mIoU {done["mIoU"]:.2f})')
         return done, True
     folder = work.run_folder(key, chash)
-    clear_failure(folder)  # a new attempt: its outcome replaces the last one's
+    if is_main_process():
+        clear_failure(folder)  # a new attempt: its outcome replaces the last one's
     try:
         return _train_and_test(cfg, spec, chash, folder, work, test_set, classes, log), False
     except Exception as exc:  # a bug, a bad file, CUDA out of memory...: kept for --status
-        record_failure(folder, key, chash, exc)
+        if is_main_process():
+            record_failure(folder, key, chash, exc)
         raise
 
 
@@ -278,10 +296,13 @@ def _train_and_test(cfg: Config, spec: RunSpec, chash: str, folder: RunFolder, w
         del runner
     test_hw = image_size(test_set.get_data_info(0))
     complexity = model_complexity(model, key.segmenter, test_hw, work, spec.source.channels)
-    work.record_test_size(test_hw)
+    if is_main_process():
+        work.record_test_size(test_hw)
     row = row_from_metrics(key, metrics, classes, params=complexity['params'],
                            macs=complexity['macs'],
                            seconds=folder.train_seconds() + test_seconds, config_hash=chash,
                            provenance=origin)
-    append_result(work.results, row, classes)
+    if is_main_process():
+        append_result(work.results, row, classes)
+    barrier()  # the next run reads the store only once the row is in it
     return row
