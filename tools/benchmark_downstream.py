@@ -213,8 +213,10 @@ def main(argv=None) -> int:
     try:
         gpu = args.gpu or detect_gpu()
         pairs = check_inputs(segmenters, fused_before(sources, work))
-        print(format_plan(plan_runs(dataset, pairs, args.seeds, options, args.tta, gpu),
-                          gpu, work.root))
+        plan = format_plan(plan_runs(dataset, pairs, args.seeds, options, args.tta, gpu),
+                           gpu, work.root)
+        if is_main_process():  # under a launcher every rank plans; one prints
+            print(plan)
         if args.plan:
             return 0
         problems = preflight(dataset, data_root, segmenters, sources, work.root,
@@ -263,10 +265,11 @@ def run_all(args, dataset, segmenters, sources, work: WorkDir, options: RunOptio
                 raise
             failed.append(f'{spec.key} ({last_error_line(exc)})')
             print(f'error: {spec.key} failed: {exc}', file=sys.stderr)
-    for segmenter in segmenters:
+    for segmenter in segmenters if is_main_process() else []:  # one summary under a launcher
         taken = [src.name for seg, src in pairs if seg == segmenter]
         print(segmenter_summary(work.results, dataset, segmenter, taken, tta=args.tta))
-    print(f'results: {work.results} ({time.perf_counter() - start:.0f} s)')
+    if is_main_process():
+        print(f'results: {work.results} ({time.perf_counter() - start:.0f} s)')
     if failed:
         print(f'{len(failed)} of {len(specs)} runs failed: {"; ".join(failed)}',
               file=sys.stderr)
@@ -291,10 +294,11 @@ def evaluate_only(args, dataset, segmenters, sources, work: WorkDir,
                                     options, args.load_from, log=print)
             except PsfusionError as exc:
                 return fail(exc, args.debug)
-    for segmenter in segmenters:
+    for segmenter in segmenters if is_main_process() else []:  # one summary under a launcher
         taken = [src.name for seg, src in pairs if seg == segmenter]
         print(segmenter_summary(work.results, dataset, segmenter, taken, tta=args.tta))
-    print(f'results: {work.results} ({time.perf_counter() - start:.0f} s)')
+    if is_main_process():
+        print(f'results: {work.results} ({time.perf_counter() - start:.0f} s)')
     return 0
 
 

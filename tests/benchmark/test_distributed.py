@@ -180,6 +180,7 @@ def test_two_processes_write_the_row_of_one(data, tmp_path):
     assert 'Distributed training: True' in output and 'GPU number: 2' in output
     assert 'total training batch 4 kept: 2 per process x 2 processes' in output
     assert 'terminate called' not in output
+    assert proc.stdout.count('results: ') == 1  # the plan and summaries come from rank 0 only
     a = read_results(str(one / 'results.csv'))
     b = read_results(str(tmp_path / 'two' / 'results.csv'))
     assert len(a) == 1 and len(b) == 1  # rank 0 alone wrote the row
