@@ -119,9 +119,9 @@ def test_a_tool_process_prints_one_line_and_exits_2(tmp_path):
 # ------------------------------------------------------------------ tools/dist_train.sh
 def _script_in(root) -> str:
     (root / 'tools').mkdir(parents=True)
-    script = root / 'tools' / 'dist_train.sh'
-    script.write_text((REPO / 'tools' / 'dist_train.sh').read_text())
-    return str(script)
+    for name in ('dist_train.sh', 'dist_run.sh'):  # dist_run.sh: the part shared with the benchmark
+        (root / 'tools' / name).write_text((REPO / 'tools' / name).read_text())
+    return str(root / 'tools' / 'dist_train.sh')
 
 
 def _stub(path, body: str) -> None:

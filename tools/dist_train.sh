@@ -20,32 +20,5 @@ if [[ $# -lt 2 ]]; then
     usage >&2
     exit 2
 fi
-CONFIG=$1
-NPROC=$2
-if ! [[ "$NPROC" =~ ^[1-9][0-9]*$ ]]; then
-    echo "error: NPROC must be a positive integer, got '$NPROC'" >&2
-    exit 2
-fi
-PORT=${PORT:-29511}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-if [[ -z "${PYTHON:-}" ]]; then
-    if [[ -x "$ROOT/.venv/bin/python" ]]; then
-        PYTHON="$ROOT/.venv/bin/python"
-    else
-        for candidate in python3 python; do
-            if command -v "$candidate" >/dev/null 2>&1 \
-                    && (cd "$ROOT" && "$candidate" -c 'import psfusion, torch') >/dev/null 2>&1; then
-                PYTHON=$candidate
-                break
-            fi
-        done
-    fi
-    if [[ -z "${PYTHON:-}" ]]; then
-        echo "error: no Python with psfusion and torch found (no $ROOT/.venv; python3 and" \
-             "python cannot import them). Install the project (make install) or set PYTHON." >&2
-        exit 2
-    fi
-fi
-cd "$ROOT"
-exec "$PYTHON" -m torch.distributed.run --nproc_per_node="$NPROC" --master_port="$PORT" \
-    tools/train_fusion.py "$CONFIG" --launcher pytorch "${@:3}"
+exec bash "$(dirname "$0")/dist_run.sh" 29511 "$2" tools/train_fusion.py "$1" --launcher pytorch \
+    "${@:3}"
