@@ -15,6 +15,7 @@ from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
@@ -49,6 +50,8 @@ TRANSFORMS = ScopedRegistry(
     'transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=['psfusion.data'])
 MODELS = ScopedRegistry(
     'model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['psfusion.models'])
+MODEL_WRAPPERS = ScopedRegistry(
+    'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope=SCOPE, locations=['psfusion.engine'])
 METRICS = ScopedRegistry(
     'metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['psfusion.metrics'])
 EVALUATOR = ScopedRegistry(

@@ -118,6 +118,14 @@ def test_two_process_training_with_gloo(data_root, tmp_path):
     assert 'Distributed training: True' in output
     assert 'GPU number: 2' in output  # mmengine's name for the world size
     assert 'total training batch 4 kept: 2 per process x 2 processes' in output
+    # every BatchNorm of the network normalises over the total batch of 4, as in one process
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    from psfusion.registry import MODELS
+    model = MODELS.build(cfg.model)
+    n_batchnorm = sum(isinstance(layer, _BatchNorm) for layer in model.modules())
+    assert n_batchnorm > 10
+    assert f'BatchNorm synchronised over the processes: {n_batchnorm} layers' in output
     assert os.path.isfile(tmp_path / 'work' / 'iter_2.pth')
     assert 'terminate called' not in output  # the process group is torn down before exit
 

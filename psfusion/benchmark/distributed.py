@@ -9,9 +9,10 @@ hash stay those of one process: only the Runner's config is changed (:func:`dist
 * the training batch of the recipe is the **total** over all processes: each loads
   ``total / world size`` (:func:`psfusion.engine.training.split_total_batch`; a total not
   divisible by the world size is refused);
-* with more than one process on GPUs, the model's BatchNorm layers become SyncBN, so the batch
-  statistics are those of the total batch, as on one GPU.  Without a GPU the processes use gloo
-  and a CPU model wrapper, and BN stays per process: torch's SyncBatchNorm runs on GPUs only.
+* with more than one process, the model's BatchNorm layers become synchronised, so the batch
+  statistics are those of the total batch, as in one process: torch's ``SyncBN`` on GPUs, and
+  :class:`~psfusion.models.sync_batchnorm.AllReduceSyncBN` without them (torch's runs on GPUs
+  only), where the processes use gloo and a CPU model wrapper.
 
 Only the main process (rank 0) writes results rows, run-folder records and caches
 (:mod:`.runner`).
@@ -31,23 +32,28 @@ LAUNCHERS = ('none', 'pytorch', 'slurm')
 Log = Callable[[str], None]
 
 
-def batchnorm_to_syncbn(value):
-    """``value`` (a model config) with every ``type='BN'`` norm config made ``'SyncBN'``."""
+#: The synchronised BatchNorm of processes on GPUs (torch's) and on CPUs (ours, over gloo).
+GPU_SYNC_BN = 'SyncBN'
+CPU_SYNC_BN = 'psfusion.AllReduceSyncBN'
+
+
+def batchnorm_to_syncbn(value, sync_type: str = GPU_SYNC_BN):
+    """``value`` (a model config) with every ``type='BN'`` norm config made ``sync_type``."""
     if isinstance(value, dict):
-        out = {key: batchnorm_to_syncbn(item) for key, item in value.items()}
+        out = {key: batchnorm_to_syncbn(item, sync_type) for key, item in value.items()}
         if out.get('type') == 'BN':
-            out['type'] = 'SyncBN'
+            out['type'] = sync_type
         return out
     if isinstance(value, (list, tuple)):
-        return type(value)(batchnorm_to_syncbn(item) for item in value)
+        return type(value)(batchnorm_to_syncbn(item, sync_type) for item in value)
     return value
 
 
 def distribute(data: dict, launcher: str, log: Log = print,
                cuda: Optional[bool] = None) -> dict:
     """Make a Runner config (a plain dict, changed in place and returned) run data-parallel
-    under ``launcher``: total batch split over the processes, SyncBN on GPUs, gloo and a CPU
-    wrapper without them.  ``'none'`` changes nothing but the launcher key.
+    under ``launcher``: total batch split over the processes, synchronised BN (torch's SyncBN
+    on GPUs, :data:`CPU_SYNC_BN` on CPUs), gloo and a CPU wrapper without GPUs.  ``'none'`` changes nothing but the launcher key.
 
     Raises:
         ConfigError: an unknown launcher, or a total batch the world size does not divide.
@@ -64,8 +70,9 @@ def distribute(data: dict, launcher: str, log: Log = print,
     if holder.get('train_dataloader'):
         split_total_batch(holder, world, log)
         data['train_dataloader'] = holder.to_dict()['train_dataloader']
-    if world > 1 and cuda:
-        data['model'] = batchnorm_to_syncbn(copy.deepcopy(data['model']))
+    if world > 1:
+        data['model'] = batchnorm_to_syncbn(copy.deepcopy(data['model']),
+                                            GPU_SYNC_BN if cuda else CPU_SYNC_BN)
     if not cuda:
         env = data.setdefault('env_cfg', {})
         env.setdefault('dist_cfg', {})['backend'] = 'gloo'

@@ -342,11 +342,16 @@ def _placeholder_paths(data: dict, loaders: Sequence[str]) -> None:
                 dataset[key] = f'<{key}>'
 
 
+#: Synchronised BatchNorm types: BN's recipe over several processes.
+_SYNC_BN_TYPES = ('SyncBN', 'psfusion.AllReduceSyncBN')
+
+
 def _syncbn_as_bn(value):
-    """``value`` with every ``type='SyncBN'`` made ``'BN'`` (the same recipe)."""
+    """``value`` with every synchronised BN type (:data:`_SYNC_BN_TYPES`) made ``'BN'`` (the
+    same recipe)."""
     if isinstance(value, dict):
         out = {key: _syncbn_as_bn(item) for key, item in value.items()}
-        if out.get('type') == 'SyncBN':
+        if out.get('type') in _SYNC_BN_TYPES:
             out['type'] = 'BN'
         return out
     if isinstance(value, (list, tuple)):

@@ -105,7 +105,7 @@ def runner_config(cfg: Config, spec: RunSpec, folder: RunFolder, phase: str) -> 
         data['test_dataloader']['dataset']['pipeline'] = data['tta_pipeline']
         data['model'] = dict(type='SegTTAModel', module=data['model'])
     use_atomic_checkpoints(data)  # a kill while saving never leaves a partial checkpoint
-    # the total batch split over the processes, SyncBN, gloo without a GPU
+    # the total batch split over the processes, synchronised BN, gloo without a GPU
     distribute(data, data.get('launcher') or 'none',
                log=print if phase == 'train' else (lambda message: None))
     use_cpu_amp(data)  # bf16 autocast on a machine without a GPU (mmengine's needs one)

@@ -4,6 +4,7 @@ helpers for the tools."""
 from .allocator import keep_freed_memory
 from .binary_weights import (BinaryClassWeightHook, foreground_share,
                              use_dataset_binary_weights)
+from .cpu_ddp import CPUSyncBNDistributedDataParallel
 from .checkpoint import (AtomicCheckpointHook, WeightsOnlyCheckpointHook,
                          check_checkpoint_file, find_resume_checkpoint, from_weights_only,
                          load_checkpoint_checked, load_checkpoint_weights_only,
@@ -17,7 +18,7 @@ from .val_metric import FusionValMetric
 
 __all__ = [
     'keep_freed_memory', 'BinaryClassWeightHook', 'foreground_share',
-    'use_dataset_binary_weights', 'AtomicCheckpointHook', 'WeightsOnlyCheckpointHook',
+    'use_dataset_binary_weights', 'CPUSyncBNDistributedDataParallel', 'AtomicCheckpointHook', 'WeightsOnlyCheckpointHook',
     'check_checkpoint_file', 'find_resume_checkpoint', 'from_weights_only',
     'load_checkpoint_checked', 'load_checkpoint_weights_only', 'to_weights_only',
     'use_atomic_checkpoints', 'FusedSampleHook', 'sample_panel', 'RNGStateHook',

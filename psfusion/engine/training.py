@@ -2,8 +2,9 @@
 
 :func:`prepare_config` applies the command-line choices to a config: ``--cfg-options``
 (:mod:`psfusion.config_options`: unknown keys refused, top-level variables re-evaluated), work
-directory, resume (:func:`.resume.resolve_resume`), the launcher (on a machine without a GPU,
-gloo and a CPU model wrapper), crash-safe checkpoints (:class:`.checkpoint.AtomicCheckpointHook`)
+directory, resume (:func:`.resume.resolve_resume`), the launcher (:func:`distribute_training`:
+the config's batch is the total, BatchNorm synchronised over the processes; gloo without a
+GPU), crash-safe checkpoints (:class:`.checkpoint.AtomicCheckpointHook`)
 and the validation split held out of the training split when the config asks for one
 (``val_split = dict(fraction=..., seed=...)``).  Before anything is built it checks what would
 otherwise fail late: the LR schedule's ranges, and the pretrained trunk file
@@ -65,11 +66,7 @@ def prepare_config(config: Union[str, Config], work_dir: Optional[str] = None,
         cfg.resume = checkpoint is not None
         cfg.load_from = checkpoint
     if launcher != 'none':
-        split_total_batch(cfg, world_size_of(launcher), log)
-    if launcher != 'none' and not torch.cuda.is_available():
-        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
-                                     broadcast_buffers=False)
+        distribute_training(cfg, world_size_of(launcher), log)
     check_pretrained_trunk(cfg)
     if cfg.get('val_split'):
         _hold_out_validation(cfg)
@@ -109,6 +106,24 @@ def split_total_batch(cfg: Config, world_size: int,
     loader.batch_size = total // world_size
     log(f'total training batch {total} kept: {loader.batch_size} per process x {world_size} '
         f'processes (the learning rate is the config\'s, unscaled)')
+
+
+def distribute_training(cfg: Config, world_size: int,
+                        log: Callable[[str], None] = _log) -> None:
+    """Make ``cfg`` train data-parallel over ``world_size`` processes with the recipe of one:
+    the total batch split (:func:`split_total_batch`) and, with more than one process,
+    BatchNorm over the total batch (torch's SyncBN on GPUs through mmengine's ``sync_bn``;
+    :class:`~psfusion.engine.cpu_ddp.CPUSyncBNDistributedDataParallel` over gloo without
+    them)."""
+    split_total_batch(cfg, world_size, log)
+    cuda = torch.cuda.is_available()
+    if not cuda:
+        cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+        cfg.model_wrapper_cfg = dict(
+            type='psfusion.CPUSyncBNDistributedDataParallel' if world_size > 1
+            else 'MMDistributedDataParallel', device_ids=None, broadcast_buffers=False)
+    elif world_size > 1:
+        cfg.sync_bn = 'torch'
 
 
 WARMUP_FORMS = ('linear', 'exp')

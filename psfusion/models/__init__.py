@@ -11,11 +11,12 @@ from .psfusion import PSFusion
 from .restoration import (DSRM, PSIM, SIM, ImageFusionPath, ModalityMask,
                           SceneFidelityPath)
 from .sdfm import SDFM
+from .sync_batchnorm import AllReduceSyncBN
 from .semantic import S2P2, S2PM, SemanticGather
 
 __all__ = [
     'FusionDataPreprocessor', 'SFEB1', 'SFEB2', 'ModalityEncoder', 'PretrainedTrunkError',
     'load_trunk_state_dict', 'FReLU', 'PSFM', 'CrossModalAttention', 'DenseBlock',
     'spatial_attention', 'PSFusion', 'DSRM', 'PSIM', 'SIM', 'ImageFusionPath', 'ModalityMask',
-    'SceneFidelityPath', 'SDFM', 'S2P2', 'S2PM', 'SemanticGather'
+    'SceneFidelityPath', 'SDFM', 'AllReduceSyncBN', 'S2P2', 'S2PM', 'SemanticGather'
 ]
