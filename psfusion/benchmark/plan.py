@@ -15,7 +15,8 @@ A run is one (segmenter, source, seed) of :func:`.catalog.check_inputs`' pairs. 
 
 The cost is the remaining training iterations times the measured seconds per iteration of the
 segmenter on the GPU (:data:`SECONDS_PER_ITERATION`, from ``benchmarks/gpu_seg_step.py``; see
-README "GPU timings"), "no estimate" where none was measured.  :func:`work_status` is the same
+README "GPU timings"), scaled to the run's batch and crop (:func:`scaled_to_recipe`), "no
+estimate" where none was measured.  :func:`work_status` is the same
 view read from a work folder alone (``--status``): no config is built, so it also works while
 runs train, and it lists every run the folder holds.
 """
@@ -41,6 +42,7 @@ SECONDS_PER_ITERATION = {
 #: The GPU the estimates are for when none is named and none is visible.
 REFERENCE_GPU = 'H200'
 MEASURED_AT = '480x640, batch 8'
+_MEASURED_BATCH, _MEASURED_PIXELS = 8, 480 * 640
 _ITER_CHECKPOINT = re.compile(r'iter_(\d+)\.pth')
 _SEED_FOLDER = re.compile(r'seed(\d+)-([0-9a-f]+)')
 STATES = ('done', 'trained', 'partial', 'failed', 'to run', 'unknown')
@@ -67,6 +69,21 @@ def detect_gpu() -> str:
 def seconds_per_iteration(segmenter: str, gpu: str) -> Optional[float]:
     """The measured seconds per training iteration, or None where none was measured."""
     return SECONDS_PER_ITERATION.get(gpu, {}).get(segmenter)
+
+
+def scaled_to_recipe(rate: Optional[float], cfg) -> Optional[float]:
+    """``rate`` (measured at :data:`MEASURED_AT`) scaled to the training batch and crop of a
+    run config, in proportion to the pixels per iteration (these GPUs are compute-bound at
+    these sizes): SegNeXt-L's batch 6 costs 6/8 of the measured iteration."""
+    if rate is None:
+        return None
+    try:
+        batch = int(cfg.train_dataloader.batch_size)
+        size = (cfg.model.get('data_preprocessor') or {}).get('size') or cfg.get('crop_size')
+        pixels = int(size[0]) * int(size[1]) if size else _MEASURED_PIXELS
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return rate
+    return rate * batch * pixels / (_MEASURED_BATCH * _MEASURED_PIXELS)
 
 
 def checkpoint_iteration(path: Optional[str]) -> int:
@@ -199,6 +216,7 @@ def plan_runs(dataset: str, pairs: Sequence[tuple[str, Source]], seeds: Sequence
                                           seconds_per_iter=rate))
                 continue
             run_cfg = _seeded(cfg, seed)
+            rate = scaled_to_recipe(seconds_per_iteration(segmenter, gpu), run_cfg)
             max_iters = int(run_cfg.train_cfg.max_iters)
             chash = config_hash(run_cfg)
             done = finished_row(frame, key, run_cfg, chash)  # also under the legacy hash

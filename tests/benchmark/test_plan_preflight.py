@@ -140,15 +140,17 @@ def test_plan_and_status_show_each_runs_state_and_cost(tmp_path, capsys):
     assert 'failed at iteration 2: Tried to allocate 20.00 GiB' in failed
     assert 'to run' in line_of(out, 'segformer_mini / vi / seed 0')
     b2 = line_of(out, 'segformer_b2 / vi / seed 1')
-    assert 'to run' in b2 and '(10 it x 0.091 s)' in b2  # the measured H200 s/iteration
+    # the measured H200 s/iteration (batch 8, 480x640) scaled to batch 8 at 32x40
+    assert 'to run' in b2 and f'(10 it x {0.091 * 32 * 40 / (480 * 640):g} s)' in b2
     assert 'total: 0.0 GPU hours + 3 run(s) with no estimate (segformer_mini); 8 runs: ' \
         '1 done, 1 partial, 1 failed, 5 to run' in out
     assert not (work / 'runs' / 'segformer_b2').exists()  # nothing trained
 
     pairs = [('segformer_b2', parse_source('ir')), ('segnext_l', parse_source('ir'))]
     planned = plan_runs('synthetic', pairs, [0], fast_options(data, work, 1000), gpu='H200')
-    assert [run.gpu_hours for run in planned] == pytest.approx([1000 * 0.091 / 3600,
-                                                                1000 * 0.204 / 3600])
+    scale = 32 * 40 / (480 * 640)  # both at batch 8 here
+    assert [run.gpu_hours for run in planned] == pytest.approx(
+        [1000 * 0.091 * scale / 3600, 1000 * 0.204 * scale / 3600])
     assert plan_runs('synthetic', pairs[:1], [0], options, gpu='A100')[0].gpu_hours is None
 
     assert benchmark_downstream.main(['--status', '--dataset', 'synthetic', '--work-dir',
@@ -237,3 +239,16 @@ def test_train_fusion_without_a_config_trains_the_papers(monkeypatch, capsys):
     assert seen[0].endswith(os.path.join('psfusion', 'configs', 'psfusion_r34_msrs.py'))
     assert os.path.isfile(seen[0]) and seen[1] == 'cfg'
     assert f"no config given: training the paper's config, {seen[0]}" in capsys.readouterr().out
+
+
+def test_estimates_follow_the_recipes_batch_and_crop():
+    """The rates were measured at batch 8, 480x640; SegNeXt-L's MSRS recipe trains batch 6."""
+    from psfusion.benchmark.catalog import config_path
+    from psfusion.benchmark.plan import scaled_to_recipe
+    from psfusion.benchmark.run_config import load_config
+
+    segnext_l = load_config(str(config_path('segnext_l', 'msrs')))
+    assert scaled_to_recipe(0.204, segnext_l) == pytest.approx(0.204 * 6 / 8)
+    segformer_b2 = load_config(str(config_path('segformer_b2', 'msrs')))
+    assert scaled_to_recipe(0.091, segformer_b2) == pytest.approx(0.091)
+    assert scaled_to_recipe(None, segformer_b2) is None
