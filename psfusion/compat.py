@@ -17,6 +17,7 @@ It must run before the first ``import mmseg``: ``psfusion/__init__.py`` calls it
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -48,9 +49,16 @@ class MissingCompiledOpError(PsfusionError, RuntimeError):
 
 
 def has_compiled_mmcv_ops() -> bool:
-    """True when full mmcv (with its compiled ``mmcv._ext``) is installed."""
+    """True when full mmcv (with its compiled ``mmcv._ext``) is installed.
+
+    Looks in mmcv's folder without importing mmcv (which imports torch: seconds).
+    """
     try:
-        return importlib.util.find_spec('mmcv._ext') is not None
+        spec = importlib.util.find_spec('mmcv')
+        if spec is None or not spec.submodule_search_locations:
+            return False
+        return importlib.machinery.PathFinder.find_spec(
+            'mmcv._ext', list(spec.submodule_search_locations)) is not None
     except (ImportError, ValueError):
         return False
 
@@ -82,6 +90,47 @@ class _LightOpsModule(types.ModuleType):
         return value
 
 
+class _OpsAttributeLoader:
+    """mmcv's own loader, which sets ``mmcv.ops`` to the light module once mmcv has run."""
+
+    def __init__(self, loader: Any, finder: '_SetOpsWhenImported'):
+        self._loader, self._finder = loader, finder
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        module.__loader__ = module.__spec__.loader = self._loader  # the real loader from now on
+        self._loader.exec_module(module)
+        module.ops = self._finder.ops
+
+
+class _SetOpsWhenImported:
+    """A ``sys.meta_path`` finder for ``mmcv`` alone: the spec the other finders give, with a
+    loader that sets ``mmcv.ops`` after the import (``sys.modules['mmcv.ops']`` is already the
+    light module).  It leaves ``sys.meta_path`` when mmcv is imported."""
+
+    def __init__(self, ops: types.ModuleType):
+        self.ops = ops
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        if fullname != 'mmcv':
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, 'find_spec', None)
+            spec = None if finder is self or find is None else find(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _OpsAttributeLoader(spec.loader, self)
+                return spec
+        return None
+
+
 def install_light_mmcv_ops() -> bool:
     """Register the light ``mmcv.ops`` if mmcv's compiled ops are absent.
 
@@ -92,17 +141,20 @@ def install_light_mmcv_ops() -> bool:
     if isinstance(existing, _LightOpsModule):
         return True
     spec = importlib.util.find_spec('mmcv')
-    if spec is None or has_compiled_mmcv_ops():
+    if spec is None or not spec.submodule_search_locations or has_compiled_mmcv_ops():
         return False
-    import mmcv
-
-    ops_dir = os.path.join(os.path.dirname(mmcv.__file__), 'ops')
+    ops_dir = os.path.join(list(spec.submodule_search_locations)[0], 'ops')
     module = _LightOpsModule('mmcv.ops', __doc__)
     module.__path__ = [ops_dir]  # lets `import mmcv.ops.point_sample` find the real file
     module.__file__ = os.path.join(ops_dir, '__init__.py')
     module.__package__ = 'mmcv.ops'
     sys.modules['mmcv.ops'] = module
-    mmcv.ops = module
+    if 'mmcv' in sys.modules:
+        sys.modules['mmcv'].ops = module
+    else:
+        # mmcv imports torch (seconds): importing `psfusion` must not import it, so the
+        # attribute `mmcv.ops` is set when something imports mmcv (see _SetOpsWhenImported).
+        sys.meta_path.insert(0, _SetOpsWhenImported(module))
     # mmcv.cnn warns on import that the deformable attention op is missing; this module
     # already explains it (and raises) where such an op is actually used.
     warnings.filterwarnings('ignore', message='Fail to import ``MultiScaleDeformableAttention``')

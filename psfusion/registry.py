@@ -43,17 +43,19 @@ class ScopedRegistry(Registry):
             return super().build(cfg, *args, **kwargs)
 
 DATASETS = ScopedRegistry(
-    'dataset', parent=MMENGINE_DATASETS, scope=SCOPE, locations=['psfusion.data'])
+    'dataset', parent=MMENGINE_DATASETS, scope=SCOPE, locations=['psfusion.data.datasets'])
 DATA_SAMPLERS = ScopedRegistry(
-    'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE, locations=['psfusion.data'])
+    'data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE,
+    locations=['psfusion.data.datasets'])
 TRANSFORMS = ScopedRegistry(
-    'transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=['psfusion.data'])
+    'transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
+    locations=['psfusion.data.transforms'])
 MODELS = ScopedRegistry(
     'model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['psfusion.models'])
 MODEL_WRAPPERS = ScopedRegistry(
     'model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope=SCOPE, locations=['psfusion.engine'])
 METRICS = ScopedRegistry(
-    'metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['psfusion.metrics'])
+    'metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['psfusion.metrics.evaluator'])
 EVALUATOR = ScopedRegistry(
     'evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE, locations=['psfusion.metrics'])
 HOOKS = ScopedRegistry(

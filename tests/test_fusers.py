@@ -169,8 +169,9 @@ def test_psfusion_manifest_entries(config, checkpoint, eager):
 
 
 def test_psfusion_complexity_counts_the_training_form(config, monkeypatch):
-    """Counted on the fuser's own network before BatchNorm folding, on a fresh unfolded one
-    after (folding would hide the BatchNorm parameters); never on the folded network."""
+    """Counted on the fuser's own network before BatchNorm folding and remembered per padded
+    size; a size first asked for after folding is counted on a fresh unfolded network
+    (folding would hide the BatchNorm parameters); never on the folded network."""
     import psfusion.complexity
 
     seen = []
@@ -183,11 +184,15 @@ def test_psfusion_complexity_counts_the_training_form(config, monkeypatch):
     fuser = PSFusionFuser(config, 'none')
     before = fuser.complexity(33, 40)
     fuser.fuse(*unit_pairs(1, 32, 40))
-    after = fuser.complexity(33, 40)
-    assert seen[0][0] is fuser.model and seen[1][0] is not fuser.model
-    assert [s[1:] for s in seen] == [(64, 64, dict(semantic=False, fidelity=False))] * 2
+    after = fuser.complexity(40, 64)  # the same padded size: remembered, not recounted
+    assert len(seen) == 1 and seen[0][0] is fuser.model
+    other = fuser.complexity(33, 70)  # a new size after folding: a fresh network
+    assert len(seen) == 2 and seen[1][0] is not fuser.model
+    assert [s[1:] for s in seen] == [(64, 64, dict(semantic=False, fidelity=False)),
+                                     (64, 96, dict(semantic=False, fidelity=False))]
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in seen[1][0].modules())
     assert before == after and before['macs'] == 7
+    assert other['params'] == before['params'] and other['input_hw'] == [64, 96]
 
 
 def test_psfusion_errors(config, checkpoint, tmp_path):

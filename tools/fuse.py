@@ -3,7 +3,7 @@
     python tools/fuse.py CONFIG CHECKPOINT --src ROOT --layout LAYOUT --out OUT   # PSFusion
     python tools/fuse.py --method average --src ROOT --layout LAYOUT --out OUT
         [--split test|train,test|all] [--save-seg] [--batch-size B] [--threads N] [--limit N]
-        [--max-pixels N|auto] [--debug]
+        [--max-pixels N|auto] [--workers N] [--amp] [--debug]
 
 ``--method psfusion`` (default) needs the model's CONFIG and CHECKPOINT (``none``: random
 weights, for timing and tests); parameter-free methods (``average``) take neither.  LAYOUT is
@@ -14,6 +14,11 @@ Images of any size fuse in bounded memory: an image whose padded area exceeds ``
 is fused in overlapping tiles blended with cosine ramps (psfusion/fusing/tiling.py).  OUT may
 not be, contain or lie inside a source folder.  Errors are one line ``error: ...`` with exit
 status 2 (``--debug``: the traceback).
+
+Speed: ``--batch-size`` pairs per network call; ``--workers`` threads read the next pairs and
+as many write the previous batches' PNGs while the network runs (default: 8 at most on CUDA,
+0 on the CPU, where the network already uses every core; the files are the same either way);
+``--amp`` (CUDA only) runs PSFusion under bf16 autocast.
 """
 import argparse
 import inspect
@@ -75,7 +80,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "listing without a split (every MFNet image); ignored by folders")
     parser.add_argument('--save-seg', action='store_true',
                         help="also write the semantic head's predictions (seg_pred/)")
-    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--batch-size', type=int, default=1,
+                        help='pairs per network call (same-size pairs only; a speed setting)')
+    parser.add_argument('--workers', type=int, default=None,
+                        help='threads reading the next pairs, and as many writing PNGs, while '
+                        'the network runs (default: min(8, CPU cores) on CUDA, 0 on the CPU); '
+                        'the written files do not depend on it')
+    parser.add_argument('--amp', action='store_true',
+                        help='psfusion on CUDA: run the network under bf16 autocast (much '
+                        'faster on recent GPUs; pixels differ from float32 by rounding, see '
+                        'benchmarks/bench_fuse.py); refused on the CPU')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--no-optimise', action='store_true',
@@ -108,7 +122,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error(f'--batch-size must be at least 1, got {args.batch_size}')
+    if args.workers is not None and args.workers < 0:
+        parser.error(f'--workers must be 0 or more, got {args.workers}')
     return args
+
+
+def io_workers(args: argparse.Namespace) -> int:
+    """``--workers``, or its default: up to 8 on CUDA (the network leaves the CPU free for
+    decoding and PNG encoding), 0 on the CPU (the network uses every core)."""
+    if args.workers is not None:
+        return args.workers
+    if torch.device(args.device).type == 'cuda':
+        return min(8, os.cpu_count() or 1)
+    return 0
 
 
 def layout_options(args: argparse.Namespace) -> dict:
@@ -135,6 +161,14 @@ def fuser_config(args: argparse.Namespace) -> dict:
                  f"'none' for random weights)")
         cfg.update(config=args.config, checkpoint=args.checkpoint,
                    optimise=not args.no_optimise, tf32=args.tf32)
+        if args.amp:
+            if torch.device(args.device).type != 'cuda':
+                fail(f'--amp (bf16 autocast) needs a CUDA device, got --device {args.device}: '
+                     f'on the CPU bf16 moved most fused pixels by more than one grey level '
+                     f'(random weights; issue 15); drop --amp to fuse in float32')
+            cfg['amp'] = True
+    elif args.amp:
+        fail(f'--amp does not apply to --method {args.method}')
     elif args.config or args.checkpoint:
         fail(f'--method {args.method} takes no CONFIG or CHECKPOINT (got '
              f'{" ".join(a for a in (args.config, args.checkpoint) if a)})')
@@ -157,10 +191,11 @@ def main(argv=None) -> None:
         summary = fuse_dataset(method, args.src, args.layout, args.out, split=split,
                                save_seg=args.save_seg, batch_size=args.batch_size,
                                limit=args.limit, layout_options=options,
-                               max_pixels=args.max_pixels)
+                               max_pixels=args.max_pixels, workers=io_workers(args))
     except FileNotFoundError as exc:  # e.g. a missing CONFIG (mmengine)
         raise FusingError(str(exc)) from exc
     print(json.dumps(dict(summary.__dict__, threads=torch.get_num_threads(),
+                          workers=io_workers(args), amp=args.amp,
                           seconds_per_pair=summary.seconds / max(summary.written, 1)),
                      indent=1))
     print(f'manifest: {os.path.join(args.out, "manifest.json")}')

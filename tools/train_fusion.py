@@ -21,7 +21,7 @@ from mmengine.config import DictAction
 
 from psfusion.cli import add_debug_argument, run_tool
 from psfusion.engine.allocator import keep_freed_memory
-from psfusion.engine.training import prepare_config, test, train
+from psfusion.engine.training import apply_speed_options, prepare_config, test, train
 
 
 #: What ``python tools/train_fusion.py`` trains without a config: the paper's network on MSRS.
@@ -56,6 +56,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher (torchrun: pytorch)')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0)
+    speed = parser.add_argument_group('speed (the same network and objective, faster steps)')
+    speed.add_argument('--amp', action='store_true',
+                       help='bf16 autocast (mmengine AmpOptimWrapper; CPU autocast without a GPU)')
+    speed.add_argument('--channels-last', action='store_true',
+                       help='NHWC weights and activations (model.channels_last=True)')
+    speed.add_argument('--compile', action='store_true',
+                       help='torch.compile the training step (minutes of compilation first)')
     add_debug_argument(parser)
     return parser.parse_args(argv)
 
@@ -68,6 +75,7 @@ def main(argv=None) -> int:
     keep_freed_memory()  # CPU training otherwise re-faults its large feature maps every step
     cfg = prepare_config(args.config, args.work_dir, args.resume, args.cfg_options,
                          args.launcher)
+    apply_speed_options(cfg, args.amp, args.channels_last, args.compile)
     if args.test:
         print(test(cfg, args.test))
     else:

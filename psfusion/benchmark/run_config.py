@@ -36,6 +36,7 @@ from typing import Callable, Optional, Sequence
 
 from mmengine.config import Config, ConfigDict
 
+from ..engine.amp import apply_amp  # noqa: F401  (re-exported: the benchmark's --amp)
 from .datasets import disable_validation  # (also registers the datasets)
 from . import transforms as _transforms  # noqa: F401  (registers the transforms)
 from ..config_options import apply_cfg_options
@@ -239,14 +240,6 @@ def apply_max_iters(cfg: Config, max_iters: int) -> None:
     cfg.train_cfg.val_interval = max_iters
     checkpoint = cfg.default_hooks.checkpoint
     checkpoint.interval = min(checkpoint.interval, max_iters)
-
-
-def apply_amp(cfg: Config) -> None:
-    """Train with bf16 autocast: mmengine's ``AmpOptimWrapper`` with ``dtype='bfloat16'``
-    (the optimiser, clipping and accumulation settings of the wrapper stay).  bf16 has fp32's
-    exponent range, so no loss scaling is needed; it runs on recent GPUs and on the CPU."""
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.dtype = 'bfloat16'
 
 
 def _pipelines(cfg: Config) -> list:

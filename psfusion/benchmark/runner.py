@@ -39,7 +39,7 @@ from ..engine.resume import find_resume_checkpoint
 from ..errors import PsfusionError
 from ..fileio import write_json
 from ..metrics import segmentation as _segmentation  # noqa: F401  (registers the metric)
-from .amp import use_cpu_amp
+from ..engine.amp import use_cpu_amp
 from .checkpoints import trust_checkpoints_under
 from .distributed import barrier, distribute, is_main_process
 from .results import (Provenance, RunKey, append_result, check_classes, find_result,

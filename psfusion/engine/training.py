@@ -126,6 +126,26 @@ def distribute_training(cfg: Config, world_size: int,
         cfg.sync_bn = 'torch'
 
 
+def apply_speed_options(cfg: Config, amp: bool = False, channels_last: bool = False,
+                        compile: bool = False) -> None:  # noqa: A002 (torch's word)
+    """Switches that change how fast a step runs, not what the network is:
+
+    * ``amp``: bf16 autocast (mmengine's ``AmpOptimWrapper``; on a machine without a GPU the
+      same under CPU autocast, :func:`.amp.use_cpu_amp`);
+    * ``channels_last``: NHWC weights and activations (the model's ``channels_last``);
+    * ``compile``: ``torch.compile`` of the training step (mmengine's ``compile`` key).
+    """
+    from .amp import apply_amp, use_cpu_amp
+
+    if amp:
+        apply_amp(cfg)
+        use_cpu_amp(cfg)
+    if channels_last:
+        cfg.model.channels_last = True
+    if compile:
+        cfg.compile = True
+
+
 WARMUP_FORMS = ('linear', 'exp')
 
 

@@ -15,6 +15,12 @@ rounding, fewer passes over memory.  On CUDA the network runs in full float32 un
 reference-size network (random weights, 480 x 640, H200) moved by up to 45 levels against
 float32, and by up to 6 between batch sizes 1 and 4 (float32: at most 1).
 
+``amp=True`` runs the network under bf16 autocast (``torch.autocast``; meant for CUDA, where
+``tools/fuse.py --amp`` offers it): several times faster on recent GPUs, but the written pixels
+differ from the float32 ones by rounding (``benchmarks/bench_fuse.py`` counts the changed
+pixels); the manifest records ``math`` and, since the images differ, a folder fused in one
+math is not continued in the other.
+
 Model code is imported when a fuser is built, so the package (and the parameter-free methods)
 import without it.
 """
@@ -99,6 +105,7 @@ class PSFusionFuser(Fuser):
         seed: seed of the random weights when there is no checkpoint.
         tf32: allow TF32 math on CUDA (faster on recent GPUs, but the written images move by
             several levels and depend on the batch size); default full float32.
+        amp: run the network under bfloat16 autocast (see the module docstring).
     """
 
     name = 'psfusion'
@@ -115,13 +122,14 @@ class PSFusionFuser(Fuser):
 
     def __init__(self, config: Union[str, Config], checkpoint: Optional[str] = None,
                  device: Union[str, torch.device] = 'cpu', optimise: bool = True,
-                 seed: int = 0, tf32: bool = False) -> None:
+                 seed: int = 0, tf32: bool = False, amp: bool = False) -> None:
         super().__init__(device)
         self.config = config if isinstance(config, Config) else Config.fromfile(config)
         self.model, self.info = load_fusion_model(self.config, checkpoint, self.device, seed)
         self.model.eval()
-        self.optimise, self.tf32 = optimise, tf32
+        self.optimise, self.tf32, self.amp = optimise, tf32, amp
         self._folded = False
+        self._counts: dict = {}  # complexity by padded size
 
     @property
     def has_semantic(self) -> bool:
@@ -135,12 +143,18 @@ class PSFusionFuser(Fuser):
     def identity(self) -> dict:
         model = json.dumps(self.info['model'], sort_keys=True).encode()
         checkpoint = self.info['checkpoint']
-        return dict(model_sha256=hashlib.sha256(model).hexdigest(),
-                    checkpoint_sha256=checkpoint['sha256'],
-                    random_seed=checkpoint.get('random_seed'))
+        identity = dict(model_sha256=hashlib.sha256(model).hexdigest(),
+                        checkpoint_sha256=checkpoint['sha256'],
+                        random_seed=checkpoint.get('random_seed'))
+        if self.amp:  # only then: folders fused in float32 before this option keep resuming
+            identity['math'] = 'bf16 autocast'
+        return identity
 
     def describe(self) -> dict:
-        math = 'tf32 allowed' if self.tf32 and self.device.type == 'cuda' else 'float32'
+        if self.amp:
+            math = 'bf16 autocast'
+        else:
+            math = 'tf32 allowed' if self.tf32 and self.device.type == 'cuda' else 'float32'
         return dict(self.info, math=math)
 
     @property
@@ -158,15 +172,20 @@ class PSFusionFuser(Fuser):
     def complexity(self, height: int, width: int) -> dict:
         """Counted on the training-form network (the counts do not depend on the weights;
         folding would hide the BatchNorm parameters): this fuser's own before its first
-        :meth:`fuse` with ``optimise``, else one built afresh on the CPU and freed."""
+        :meth:`fuse` with ``optimise`` (the writer asks then), and remembered per padded size.
+        Only a size first asked for after folding needs a training-form network built afresh
+        on the CPU (and freed): that costs a second model's memory and a traced forward."""
         from ..complexity import fusion_complexity
 
         div = self.size_divisor
         h, w = -(-int(height) // div) * div, -(-int(width) // div) * div
-        model = load_fusion_model(self.config, None)[0] if self._folded else self.model
-        counts = fusion_complexity(model, h, w, semantic=False, fidelity=False)
-        del model
-        return dict(params=int(counts.params), macs=int(counts.macs), input_hw=[h, w],
+        if (h, w) not in self._counts:
+            model = load_fusion_model(self.config, None)[0] if self._folded else self.model
+            counts = fusion_complexity(model, h, w, semantic=False, fidelity=False)
+            del model
+            self._counts[h, w] = (int(counts.params), int(counts.macs))
+        params, macs = self._counts[h, w]
+        return dict(params=params, macs=macs, input_hw=[h, w],
                     note='macs: multiply-adds (mmengine count) of fusion inference on one '
                     'pair padded to input_hw, semantic and fidelity heads excluded; '
                     'FLOPs = 2 x macs')
@@ -184,7 +203,8 @@ class PSFusionFuser(Fuser):
         if semantic:
             self.check_semantic()
         self._prepare()  # outside inference mode: the folded weights stay ordinary tensors
-        with torch.inference_mode(), float32_math(not self.tf32):
+        with torch.inference_mode(), float32_math(not self.tf32), \
+                torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             size = tuple(ir.shape[-2:])
             samples = [BaseDataElement(metainfo=dict(img_shape=size)) for _ in range(len(ir))]
             data = self.model.data_preprocessor(
@@ -193,7 +213,7 @@ class PSFusionFuser(Fuser):
             if self.optimise:
                 ir, vi = (t.contiguous(memory_format=torch.channels_last) for t in (ir, vi))
             results = self.model.predict(ir, vi, data['data_samples'], semantic=semantic)
-            fused = torch.stack([sample.pred_fused_rgb.data for sample in results])
+            fused = torch.stack([sample.pred_fused_rgb.data.float() for sample in results])
             seg = torch.cat([sample.pred_sem_seg.data for sample in results]) if semantic \
                 else None
         return FusionOutput(fused, seg)

@@ -161,9 +161,11 @@ class Manifest:
         full = osp.join(out, rel)
         return bool(entry) and osp.isfile(full) and sha256_file(full) == entry['sha256']
 
-    def record(self, out: str, rel: str, **extra) -> None:
-        """Record the file ``out/rel`` (just written) with its checksum."""
-        self.files[rel] = dict(sha256=sha256_file(osp.join(out, rel)), **extra)
+    def record(self, out: str, rel: str, sha256: Optional[str] = None, **extra) -> None:
+        """Record the file ``out/rel`` (just written) with its checksum (``sha256``: already
+        computed by the writing thread; default: read back from disk)."""
+        digest = sha256 or sha256_file(osp.join(out, rel))
+        self.files[rel] = dict(sha256=digest, **extra)
         self.recorded.add(rel)
 
     def mark_split(self, split: Optional[str], pairs: int, complete: bool) -> None:

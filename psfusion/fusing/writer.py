@@ -32,7 +32,12 @@ killed run are removed when the next run starts (:mod:`.stale`).
 
 The manifest also records the method's size for the benchmark's complexity column: ``params``
 and ``macs`` (multiply-adds for one pair of the size in ``complexity_input_hw``; FLOPs would be
-``2 x macs``), counted once per ``OUT``.
+``2 x macs``), counted once per ``OUT``, before the first pair is fused (so PSFusion counts its
+own network before folding its BatchNorms, without building a second one).
+
+With ``workers > 0`` the next pairs are read and the previous batches' PNGs written in threads
+while the method fuses (:mod:`.pipeline`): the same files, each still written atomically and
+listed in the manifest only once complete.
 """
 from __future__ import annotations
 
@@ -49,10 +54,11 @@ from PIL import Image
 from ..color import merge_luma
 from ..data.layouts import DatasetLayout, build_layout
 from ..data.transforms import LoadFusionPair
-from ..fileio import copy_file, save_png
+from ..fileio import copy_file
 from ..fusers import Fuser, FusingError, build_fuser
 from .manifest import MANIFEST_FORMAT, Manifest, code_version, peak_rss_mib
 from .memory import MemoryBudget, auto_max_pixels, available_memory, check_fits
+from .pipeline import PngWriter, read_ahead
 from .stale import RunLock
 from .tiling import TilePlan, fuse_tiled, plan_tiles, round_up
 
@@ -172,26 +178,43 @@ def _uint8(batch: list[dict], key: str) -> torch.Tensor:
 
 
 def size_batches(records: Sequence[dict], batch_size: int,
-                 sizing: Optional[Sizing] = None) -> Iterator[list[dict]]:
+                 sizing: Optional[Sizing] = None, workers: int = 0) -> Iterator[list[dict]]:
     """Load ``records`` in order (:class:`~psfusion.data.transforms.LoadFusionPair`: ``ir``
     ``H x W x 1``, ``vi`` ``H x W x 3`` uint8) and group them into batches of at most
     ``batch_size`` consecutive pairs of one size (and, with ``sizing``, at most
     :meth:`Sizing.per_batch`; each pair's size is checked by :meth:`Sizing.plan` from the file
-    header before it is loaded: the pair gets ``plan``)."""
+    header before it is loaded: the pair gets ``plan``).  ``workers > 0``: that many threads
+    load the next pairs while the caller fuses (:func:`.pipeline.read_ahead`; the same
+    batches, in the same order)."""
     load = LoadFusionPair()
-    batch: list[dict] = []
-    limit = batch_size
-    for record in records:
+
+    def checked(record: dict) -> tuple:
         plan = None
         if sizing is not None:
             height, width = image_size(record['ir_path'])
             plan = sizing.plan(record['ir_path'], height, width)
-            if batch and batch[0]['ir'].shape[:2] != (height, width):
-                yield batch
-                batch = []
-            limit = min(batch_size, sizing.per_batch(height, width))
+        return record, plan
+
+    def load_pair(item: tuple) -> dict:
+        record, plan = item
         pair = load(dict(record))
         pair['plan'] = plan
+        return pair
+
+    def pixels(item: tuple) -> float:
+        plan = item[1]
+        return float(plan.height * plan.width) if plan is not None else 0.0
+
+    # in flight: two batches' worth of pairs (at least two per worker), and at most twice the
+    # pixels one call of the method may get
+    depth = max(2 * batch_size, 2 * workers)
+    max_cost = 2.0 * sizing.max_pixels if sizing is not None else float('inf')
+    checked_records = (checked(record) for record in records)  # in order, before loading
+    batch: list[dict] = []
+    for pair in read_ahead(checked_records, load_pair, workers, depth, pixels, max_cost):
+        height, width = pair['ir'].shape[:2]
+        limit = batch_size if sizing is None else \
+            min(batch_size, sizing.per_batch(height, width))
         if batch and (len(batch) >= limit or batch[0]['ir'].shape != pair['ir'].shape):
             yield batch
             batch = []
@@ -255,12 +278,26 @@ def _progress_bar(total: int, out: str):
     return tqdm(total=total, unit='pair', desc=f'fusing into {out}', smoothing=0.1)
 
 
+def _record_written(manifest: Manifest, out: str, written: list, fused_dir: str, bar) -> None:
+    """Put the files a :class:`.pipeline.PngWriter` finished in the manifest and save it; the
+    progress bar counts a pair when its fused image is written."""
+    if not written:
+        return
+    for rel, digest, extra in written:
+        manifest.record(out, rel, sha256=digest, **extra)
+    manifest.save()
+    if bar is not None:
+        bar.update(sum(rel.startswith(fused_dir + os.sep) for rel, _, _ in written))
+
+
 def fuse_split(fuser: Fuser, manifest: Manifest, layout: DatasetLayout, out: str,
                split: Optional[str], records: list[dict], save_seg: bool, batch_size: int,
                progress: bool, limit: Optional[int],
-               sizing: Optional[Sizing] = None) -> tuple[int, int, float, int]:
+               sizing: Optional[Sizing] = None,
+               workers: int = 0) -> tuple[int, int, float, int]:
     """Fuse one split's ``records`` into ``out``; returns ``(written, skipped, seconds,
-    tiled)``."""
+    tiled)``.  ``workers > 0``: that many threads read the next pairs and as many write the
+    PNGs of the previous batches while the method fuses (:mod:`.pipeline`)."""
     fused_dir, seg_dir = layout.output_dir(split), layout.output_dir(split, 'seg_pred')
     chosen = records if limit is None else records[:limit]
     copy_carried(manifest, out, layout.carried_files(split, [r['name'] for r in chosen]))
@@ -272,40 +309,46 @@ def fuse_split(fuser: Fuser, manifest: Manifest, layout: DatasetLayout, out: str
     bar = _progress_bar(len(todo), osp.join(out, fused_dir)) if progress else None
     start = time.perf_counter()
     tiled = 0
-    for batch in size_batches(todo, batch_size, sizing):
-        plan = batch[0]['plan']
-        extra = {}
-        if plan is not None and plan.tiled:  # alone in its batch (Sizing.per_batch)
-            vi = _uint8(batch, 'vi')  # the whole pair stays uint8; tiles are converted
-            result = fuse_tiled(fuser, _uint8(batch, 'ir'), vi, plan, save_seg)
-            images = {fused_dir: fused_rgb_rows(result.fused, vi, fuser.name)}
-            extra = dict(tiles=[len(plan.ys), len(plan.xs)])
-            tiled += 1
-        else:
-            vi = _stack(batch, 'vi', fuser.device)
-            result = fuser.fuse(_stack(batch, 'ir', fuser.device), vi, semantic=save_seg)
-            images = {fused_dir: fused_rgb(result.fused, vi, fuser.name)}
-        result.fused = vi = None  # free the float images before the PNGs are encoded
-        if save_seg:
-            if result.semantic is None:
-                raise FusingError(f'fusion method {fuser.name!r} returned no semantic '
-                                  f'prediction although asked for one')
-            images[seg_dir] = result.semantic.to(torch.uint8).cpu().numpy()
-        for folder, arrays in images.items():
-            for pair, array in zip(batch, arrays):
-                rel = osp.join(folder, f'{pair["name"]}.png')
-                save_png(array, osp.join(out, rel))
-                manifest.record(out, rel, **extra)
-        del images
-        manifest.save()
-        if bar is not None:
-            bar.update(len(batch))
+    with PngWriter(out, workers) as png:
+        for batch in size_batches(todo, batch_size, sizing, workers):
+            tiled += _fuse_batch(fuser, png, batch, fused_dir, seg_dir, save_seg)
+            _record_written(manifest, out, png.finished(), fused_dir, bar)
+        _record_written(manifest, out, png.drain(), fused_dir, bar)
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
     manifest.mark_split(split, len(records), complete=len(chosen) == len(records))
     manifest.save()
     return len(todo), len(chosen) - len(todo), seconds, tiled
+
+
+def _fuse_batch(fuser: Fuser, png: PngWriter, batch: list[dict], fused_dir: str, seg_dir: str,
+                save_seg: bool) -> int:
+    """Fuse one batch and queue its PNGs on ``png``; returns 1 for a tiled pair, else 0."""
+    plan = batch[0]['plan']
+    tiled = 0
+    extra = {}
+    if plan is not None and plan.tiled:  # alone in its batch (Sizing.per_batch)
+        vi = _uint8(batch, 'vi')  # the whole pair stays uint8; tiles are converted
+        result = fuse_tiled(fuser, _uint8(batch, 'ir'), vi, plan, save_seg)
+        images = {fused_dir: fused_rgb_rows(result.fused, vi, fuser.name)}
+        extra = dict(tiles=[len(plan.ys), len(plan.xs)])
+        tiled += 1
+    else:
+        vi = _stack(batch, 'vi', fuser.device)
+        result = fuser.fuse(_stack(batch, 'ir', fuser.device), vi, semantic=save_seg)
+        images = {fused_dir: fused_rgb(result.fused, vi, fuser.name)}
+    result.fused = vi = None  # free the float images before the PNGs are encoded
+    if save_seg:
+        if result.semantic is None:
+            raise FusingError(f'fusion method {fuser.name!r} returned no semantic '
+                              f'prediction although asked for one')
+        images[seg_dir] = result.semantic.to(torch.uint8).cpu().numpy()
+    for folder, arrays in images.items():
+        for pair, array in zip(batch, arrays):
+            png.submit(array, osp.join(folder, f'{pair["name"]}.png'), **extra)
+    del images
+    return tiled
 
 
 #: The largest tile the complexity of a tiled first pair is counted on (512 x 512).
@@ -343,7 +386,7 @@ def fuse_dataset(fuser: Union[Fuser, str, dict], src: str, layout: Union[str, Da
                  save_seg: bool = False, batch_size: int = 1, progress: bool = True,
                  limit: Optional[int] = None,
                  layout_options: Optional[dict] = None,
-                 max_pixels: Optional[int] = None) -> FuseSummary:
+                 max_pixels: Optional[int] = None, workers: int = 0) -> FuseSummary:
     """Fuse every pair of the dataset at ``src`` into ``out`` (see the module docstring).
 
     Args:
@@ -363,6 +406,9 @@ def fuse_dataset(fuser: Union[Fuser, str, dict], src: str, layout: Union[str, Da
             of same-sized pairs counts together); a larger pair is fused in overlapping tiles
             (:mod:`.tiling`).  ``None``: from the available memory
             (:func:`~psfusion.fusing.memory.auto_max_pixels`).
+        workers: threads reading the next pairs, and as many writing the previous batches'
+            PNGs, while the method fuses (:mod:`.pipeline`; a speed setting: the files are
+            the same).  0: all in the calling thread.
 
     Raises:
         FusingError: a bad argument; ``out`` is, contains or lies inside an input folder; ``out``
@@ -374,6 +420,8 @@ def fuse_dataset(fuser: Union[Fuser, str, dict], src: str, layout: Union[str, Da
         raise FusingError(f'batch size must be at least 1, got {batch_size}')
     if max_pixels is not None and max_pixels < 1:
         raise FusingError(f'max pixels must be at least 1, got {max_pixels}')
+    if workers < 0:
+        raise FusingError(f'workers must be 0 or more, got {workers}')
     if not isinstance(layout, DatasetLayout):
         layout = build_layout(layout, src, **(layout_options or {}))
     splits = parse_splits(split)
@@ -400,15 +448,18 @@ def fuse_dataset(fuser: Union[Fuser, str, dict], src: str, layout: Union[str, Da
     with RunLock(out) as lock:
         removed = lock.acquire()  # temporary files of killed runs
         manifest = Manifest.open(out, header)
+        # counted before the first fuse: a method that rewrites its network for inference
+        # (PSFusion folds its BatchNorms) counts its own network, not a second one built for
+        # it; the count (one traced forward of the training-form network) needs less memory
+        # than fusing
+        first = next((r[0] for r in records.values() if r), None)
+        record_complexity(manifest, fuser, first, sizing)  # saved with the first split
         for name in splits:
             done = fuse_split(fuser, manifest, layout, out, name, records[name], save_seg,
-                              batch_size, progress, limit, sizing)
+                              batch_size, progress, limit, sizing, workers)
             written, skipped, seconds = written + done[0], skipped + done[1], seconds + done[2]
             tiled += done[3]
-        peak = peak_rss_mib()  # of the fusing itself, before the complexity count below
-        first = next((r[0] for r in records.values() if r), None)
-        record_complexity(manifest, fuser, first, sizing)
-        manifest.save()
+        peak = peak_rss_mib()
     return FuseSummary(method=fuser.name, written=written, skipped=skipped, seconds=seconds,
                        pairs_per_second=written / seconds if seconds > 0 else 0.0,
                        peak_rss_mib=peak, out=out, max_pixels=pixels, tiled=tiled,

@@ -12,11 +12,6 @@ import torch
 import torch.nn.functional as F
 
 
-def _zero(logits: torch.Tensor) -> torch.Tensor:
-    """A zero that keeps the graph (no labelled pixel in the batch)."""
-    return logits.sum() * 0.0
-
-
 def ohem_min_kept(num_pixels: int, ratio: float = 1 / 16) -> int:
     """Minimum number of pixels OHEM keeps: ``ratio`` of the batch's pixels (at least 1).
 
@@ -35,16 +30,26 @@ def ohem_cross_entropy(logits: torch.Tensor, target: torch.Tensor, thresh: float
     hard.  If at least ``min_kept`` labelled pixels are hard, the loss is the mean over all hard
     pixels; otherwise it is the mean of the ``min_kept`` largest losses.  ``min_kept`` is
     :func:`ohem_min_kept` of the batch's pixel count, capped at the labelled pixel count.
+
+    Written without data-dependent shapes or host reads (no boolean indexing, no ``.item()``):
+    both candidates are computed and one is selected on the device, so a GPU step never waits
+    for this loss.  The ``min_kept`` largest losses are the top ``ohem_min_kept`` of all pixels
+    with unlabelled ones at -1 (labelled losses are >= 0), masked past the labelled count.
     """
     loss = F.cross_entropy(logits, target, ignore_index=ignore_index, reduction='none')
-    loss = loss.flatten()[target.flatten() != ignore_index]
-    if loss.numel() == 0:
-        return _zero(logits)
-    min_kept = min(ohem_min_kept(target.numel(), min_kept_ratio), loss.numel())
-    hard = loss > -math.log(thresh)
-    if int(hard.sum()) >= min_kept:
-        return loss[hard].mean()
-    return loss.topk(min_kept).values.mean()
+    valid = (target != ignore_index).flatten()
+    loss = loss.flatten()
+    n_valid = valid.sum()
+    hard = (loss > -math.log(thresh)) & valid
+    n_hard = hard.sum()
+    k = min(ohem_min_kept(target.numel(), min_kept_ratio), loss.numel())
+    top = torch.where(valid, loss, loss.new_full((), -1.0)).topk(k).values
+    kept = torch.minimum(n_valid, n_hard.new_tensor(k))
+    in_top = torch.arange(k, device=loss.device) < kept
+    top_mean = (top * in_top).sum() / kept.clamp_min(1)
+    hard_mean = (loss * hard).sum() / n_hard.clamp_min(1)
+    # no labelled pixel: kept is 0 and the top mean is a graph-keeping zero
+    return torch.where(n_hard >= kept.clamp_min(1), hard_mean, top_mean)
 
 
 def enet_class_weights(target: torch.Tensor, num_classes: int = 2, c: float = 1.02,
@@ -53,10 +58,10 @@ def enet_class_weights(target: torch.Tensor, num_classes: int = 2, c: float = 1.
 
     The reference's hard-coded binary weights (1.4548, 19.8962) are exactly this formula for a
     foreground share of 3.155 % (the MSRS training set); computing it from the labels makes the
-    weight follow the data.
+    weight follow the data.  Counted by comparison with each class (no host read).
     """
-    valid = target[target != ignore_index]
-    counts = torch.bincount(valid.flatten(), minlength=num_classes)[:num_classes].float()
+    classes = torch.arange(num_classes, device=target.device).view(-1, 1)
+    counts = (target.flatten()[None] == classes).sum(dim=1).float()
     freq = counts / counts.sum().clamp_min(1)
     return 1.0 / torch.log(c + freq)
 
@@ -73,19 +78,31 @@ def weighted_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
                            class_weight: Optional[Sequence[float] | torch.Tensor] = None,
                            ignore_index: int = 255) -> torch.Tensor:
     """Class-weighted cross-entropy (binary head), normalised by the summed weights of the
-    labelled pixels.  ``class_weight=None``: :func:`enet_class_weights` of ``target``."""
-    if not bool((target != ignore_index).any()):
-        return _zero(logits)
+    labelled pixels (0 when there are none).  ``class_weight=None``: :func:`enet_class_weights`
+    of ``target``."""
     if class_weight is None:
         weight = enet_class_weights(target, logits.shape[1], ignore_index=ignore_index)
     else:
         weight = torch.as_tensor(class_weight, dtype=logits.dtype)
-    return F.cross_entropy(logits, target, weight=weight.to(logits), ignore_index=ignore_index)
+    return _normalised_cross_entropy(logits, target, weight.to(logits), ignore_index)
 
 
 def boundary_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
                            ignore_index: int = 255) -> torch.Tensor:
-    """Plain cross-entropy of the boundary head (2 classes)."""
-    if not bool((target != ignore_index).any()):
-        return _zero(logits)
-    return F.cross_entropy(logits, target, ignore_index=ignore_index)
+    """Plain cross-entropy of the boundary head (2 classes; 0 without labelled pixels)."""
+    return _normalised_cross_entropy(logits, target, None, ignore_index)
+
+
+def _normalised_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
+                              weight: Optional[torch.Tensor], ignore_index: int) -> torch.Tensor:
+    """``F.cross_entropy``'s weighted mean over labelled pixels, written as a sum over a clamped
+    denominator: the same value, and a graph-keeping 0 instead of 0/0 when no pixel is
+    labelled, without asking the device whether any is (a host-device synchronisation)."""
+    total = F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index,
+                            reduction='sum')
+    valid = target != ignore_index
+    if weight is None:
+        denominator = valid.sum().to(total.dtype)
+    else:
+        denominator = weight[torch.where(valid, target, 0)].mul(valid).sum()
+    return total / denominator.clamp_min(torch.finfo(total.dtype).tiny)

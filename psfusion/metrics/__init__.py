@@ -6,9 +6,12 @@ PSNR, MI), :mod:`.vif` (VIF, VIFF), :mod:`.edges` (Qabf, Nabf), :mod:`.ssim` (SS
 :mod:`.scoring` applies one to an image triple, :mod:`.folders` scores folders of fused
 images, :mod:`.report` writes the tables and plots, and :mod:`.evaluator` is the mmengine
 ``Metric`` for validation during training.
+
+``FusionQualityMetric`` is imported on first use (it needs torch and mmengine, seconds of
+start-up that ``tools/eval_fusion.py`` does not need); mmengine's ``psfusion`` metric registry
+imports :mod:`.evaluator` itself (``psfusion/registry.py``).
 """
 from .edges import nabf, qabf
-from .evaluator import FusionQualityMetric
 from .profiles import PROFILES, Profile, get_profile, to_grey
 from .quality import (average_gradient, correlation_coefficient, entropy, mean_squared_error,
                       mutual_information, psnr, scd, spatial_frequency, standard_deviation)
@@ -23,3 +26,10 @@ __all__ = [
     'scd', 'score_images', 'spatial_frequency', 'ssim', 'standard_deviation', 'to_grey', 'vif',
     'vif_pixel', 'viff',
 ]
+
+
+def __getattr__(name: str):
+    if name == 'FusionQualityMetric':
+        from .evaluator import FusionQualityMetric
+        return FusionQualityMetric
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -69,6 +69,8 @@ class PSFusion(BaseModel):
         with_sfp: build the scene fidelity path (ablation "w/o SFP": ``False``).
         with_s2p2: build the sparse semantic perception path's heads and losses (ablation
             "w/o S2P2": ``False``; ``F_se`` is still computed and injected).
+        channels_last: keep weights and activations channels-last (NHWC); a speed switch
+            (``tools/train_fusion.py --channels-last``), not a different network.
         loss: config of the objective (:class:`~psfusion.losses.PSFusionLoss`).
         data_preprocessor: config of the batching step.
     """
@@ -82,6 +84,7 @@ class PSFusion(BaseModel):
                  attention: str = 'paper', dense_order: str = 'input_first',
                  fuse_order: str = 'vi_ir', double_bn: bool = False,
                  align_corners: bool = False, with_sfp: bool = True, with_s2p2: bool = True,
+                 channels_last: bool = False,
                  loss: Union[dict, nn.Module] = dict(type='PSFusionLoss'),
                  data_preprocessor: Union[dict, nn.Module] = dict(type='FusionDataPreprocessor'),
                  init_cfg: Optional[dict] = None) -> None:
@@ -122,6 +125,11 @@ class PSFusion(BaseModel):
         self.fidelity_ir = SceneFidelityPath(rec_channels) if with_sfp else None
 
         self.loss_module = MODELS.build(loss) if isinstance(loss, dict) else loss
+        #: NHWC weights and activations (``channels_last=True``): the layout tensor cores and
+        #: oneDNN convolve fastest in; the values are the same up to float rounding.
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
 
     # ----------------------------------------------------------------- weights
     def init_weights(self) -> None:
@@ -139,6 +147,9 @@ class PSFusion(BaseModel):
         (inference).  Returns a dict of ``fused`` and, when computed, ``vi_rec``, ``ir_rec``,
         ``semantic``, ``binary``, ``boundary``."""
         size = ir.shape[-2:]
+        if self.channels_last:
+            ir = ir.contiguous(memory_format=torch.channels_last)
+            vi = vi.contiguous(memory_format=torch.channels_last)
         feats_vi, feats_ir = self.encoder_vi(vi), self.encoder_ir(ir)
         fused = [fuse(v, i) for fuse, v, i in zip(self.fuse_levels, feats_vi, feats_ir)]
         del feats_vi, feats_ir
@@ -178,8 +189,13 @@ class PSFusion(BaseModel):
             self.loss_module.check_semantic_labels(labels)  # before the costly forward
         outputs = self.run(ir, vi, semantic=True, fidelity=True)
         if labels['target'] is not None:
-            labels['target'] = (labels['target'] == 1).to(ir.dtype).unsqueeze(1)
-        return self.loss_module(outputs, ir, rgb_to_y(vi), labels)
+            labels['target'] = (labels['target'] == 1).float().unsqueeze(1)
+        # the objective in float32 also under bf16 autocast (--amp): its means, variances and
+        # correlations need more than bf16's 8 mantissa bits
+        with torch.autocast(ir.device.type, enabled=False):
+            outputs = {key: _at_least_float32(value) for key, value in outputs.items()}
+            return self.loss_module(outputs, _at_least_float32(ir),
+                                    rgb_to_y(_at_least_float32(vi)), labels)
 
     @torch.no_grad()
     def predict(self, ir: torch.Tensor, vi: torch.Tensor,
@@ -200,6 +216,11 @@ class PSFusion(BaseModel):
                 seg = outputs['semantic'][i:i + 1, :, :h, :w].argmax(dim=1)
                 sample.pred_sem_seg = PixelData(data=seg)
         return list(data_samples)
+
+
+def _at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` in float32, or float64 when it is float64."""
+    return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
 
 
 LABEL_KEYS = {'sem_seg': 'gt_sem_seg', 'binary': 'gt_binary', 'boundary': 'gt_boundary',

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from psfusion.benchmark.amp import CPU_WRAPPER, use_cpu_amp
+from psfusion.engine.amp import CPU_WRAPPER, use_cpu_amp
 from psfusion.benchmark.distributed import batchnorm_to_syncbn, distribute
 from psfusion.benchmark.results import read_results
 from psfusion.benchmark.run_config import (RunOptions, RunSpec, build_run_config, config_hash,

@@ -88,3 +88,59 @@ def test_boundary_cross_entropy():
     target[0] = 255
     assert boundary_cross_entropy(logits, target).item() == pytest.approx(math.log(2))
     assert boundary_cross_entropy(logits, torch.full_like(target, 255)).item() == 0.0
+
+
+def _ohem_by_indexing(logits, target, thresh=0.75, ratio=1 / 16, ignore=255):
+    """The textbook form (boolean indexing, a host read to choose the branch)."""
+    loss = F.cross_entropy(logits, target, ignore_index=ignore, reduction='none')
+    loss = loss.flatten()[target.flatten() != ignore]
+    min_kept = min(ohem_min_kept(target.numel(), ratio), loss.numel())
+    hard = loss > -math.log(thresh)
+    if int(hard.sum()) >= min_kept:
+        return loss[hard].mean()
+    return loss.topk(min_kept).values.mean()
+
+
+@pytest.mark.parametrize('confident, ratio, branch', [(False, 1 / 16, 'hard'),
+                                                      (False, 0.9, 'hard'),
+                                                      (True, 1 / 16, 'hard'),
+                                                      (True, 0.5, 'top-k')])
+def test_sync_free_losses_equal_the_indexing_forms(confident, ratio, branch):
+    """Both OHEM branches (few hard pixels: the top-k mean; many: the hard mean), a quarter of
+    the pixels unlabelled; the class-weighted and plain cross-entropies equal torch's mean."""
+    generator = torch.Generator().manual_seed(3)
+    target = torch.randint(0, 9, (2, 16, 20), generator=generator)
+    logits = torch.randn(2, 9, 16, 20, generator=generator)
+    if confident:  # 80 % of the pixels predicted right with a large margin: few hard ones
+        right = torch.rand(2, 16, 20, generator=generator) < 0.8
+        logits = logits + 8 * F.one_hot(target, 9).permute(0, 3, 1, 2) * right[:, None]
+    logits.requires_grad_(True)
+    target[torch.rand(2, 16, 20, generator=generator) < 0.25] = 255
+    per_pixel = F.cross_entropy(logits, target, ignore_index=255, reduction='none')
+    n_hard = int(((per_pixel > -math.log(0.75)) & (target != 255)).sum())
+    kept = min(ohem_min_kept(target.numel(), ratio), int((target != 255).sum()))
+    assert (n_hard >= kept) == (branch == 'hard')
+    ours = ohem_cross_entropy(logits, target, min_kept_ratio=ratio)
+    expected = _ohem_by_indexing(logits, target, ratio=ratio)
+    torch.testing.assert_close(ours, expected)
+    grad_ours, = torch.autograd.grad(ours, logits)
+    grad_expected, = torch.autograd.grad(expected, logits)
+    torch.testing.assert_close(grad_ours, grad_expected)
+    binary = target.clamp_max(1).masked_fill(target == 255, 255)
+    two = logits[:, :2]
+    torch.testing.assert_close(
+        weighted_cross_entropy(two, binary, [1.5, 20.0]),
+        F.cross_entropy(two, binary, weight=torch.tensor([1.5, 20.0]), ignore_index=255))
+    torch.testing.assert_close(boundary_cross_entropy(two, binary),
+                               F.cross_entropy(two, binary, ignore_index=255))
+
+
+def test_losses_without_labelled_pixels_are_zero_and_keep_the_graph():
+    logits = torch.randn(1, 2, 4, 4, requires_grad=True)
+    target = torch.full((1, 4, 4), 255)
+    for value in (ohem_cross_entropy(logits, target), boundary_cross_entropy(logits, target),
+                  weighted_cross_entropy(logits, target, [1.0, 2.0]),
+                  weighted_cross_entropy(logits, target)):
+        assert value.item() == 0.0 and value.requires_grad
+        grad, = torch.autograd.grad(value, logits)
+        assert torch.all(grad == 0)

@@ -1,7 +1,8 @@
-"""bf16 mixed-precision training of the segmenters (``--amp``) on GPUs and on the CPU.
+"""bf16 mixed-precision training (``--amp`` of ``tools/train_fusion.py`` and
+``tools/benchmark_downstream.py``) on GPUs and on the CPU.
 
 The recipe names mmengine's ``AmpOptimWrapper`` with ``dtype='bfloat16'``
-(:func:`.run_config.apply_amp`); mmengine refuses that wrapper without a GPU, although torch
+(:func:`apply_amp`); mmengine refuses that wrapper without a GPU, although torch
 runs bf16 autocast on the CPU.  :func:`use_cpu_amp` gives a Runner's config on a machine without
 a GPU :class:`CPUBFloat16OptimWrapper` instead: the same optimiser under ``torch.autocast('cpu',
 bfloat16)``, without loss scaling (bf16 has fp32's exponent range; on GPUs the dynamic scaler
@@ -37,6 +38,14 @@ class CPUBFloat16OptimWrapper(OptimWrapper):
     def optim_context(self, model: torch.nn.Module):
         with super().optim_context(model), torch.autocast('cpu', dtype=torch.bfloat16):
             yield
+
+
+def apply_amp(cfg) -> None:
+    """Train with bf16 autocast: mmengine's ``AmpOptimWrapper`` with ``dtype='bfloat16'``
+    (the optimiser, clipping and accumulation settings of the wrapper stay).  bf16 has fp32's
+    exponent range, so no loss scaling is needed; it runs on recent GPUs and on the CPU."""
+    cfg.optim_wrapper.type = AMP_WRAPPER
+    cfg.optim_wrapper.dtype = 'bfloat16'
 
 
 def use_cpu_amp(data: dict, cuda=None) -> dict:
