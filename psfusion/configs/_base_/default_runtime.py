@@ -4,7 +4,8 @@ custom_imports = dict(
     imports=['psfusion', 'psfusion.models', 'psfusion.engine'], allow_failed_imports=False)
 
 env_cfg = dict(
-    cudnn_benchmark=False,
+    # fixed-size training crops: let cuDNN time its algorithms once per shape
+    cudnn_benchmark=True,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     # tools/train_fusion.py switches to gloo when no GPU is present
     dist_cfg=dict(backend='nccl'))

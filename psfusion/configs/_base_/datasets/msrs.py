@@ -20,10 +20,13 @@ eval_pipeline = [
 
 val_split = dict(fraction=0.1, seed=0)
 
+# 8 workers feed about 450 samples/s of 480x640 synthetic PNGs (17.6 ms per sample per worker
+# on one core of an AMD EPYC; PNG decoding 73 %): the GPU's 200+ images/s need more than 4
 train_dataloader = dict(
     batch_size=16,
-    num_workers=4,
+    num_workers=8,
     persistent_workers=True,
+    pin_memory=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='MSRSDataset', data_root=data_root, split='train', with_label=True,
                  pipeline=train_pipeline))
