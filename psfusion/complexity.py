@@ -56,7 +56,7 @@ def count(module: nn.Module, inputs: tuple) -> Complexity:
     """Parameters of ``module`` and multiply-adds of ``module(*inputs)`` (eval mode, no grad)."""
     from mmengine.analysis import FlopAnalyzer, parameter_count
 
-    was_training = module.training
+    modes = {sub: sub.training for sub in module.modules()}  # each restored as it was
     module.eval()
     try:
         with torch.no_grad(), warnings.catch_warnings():
@@ -69,7 +69,8 @@ def count(module: nn.Module, inputs: tuple) -> Complexity:
             by_op = dict(analyzer.by_operator())
             unsupported = dict(analyzer.unsupported_ops())
     finally:
-        module.train(was_training)
+        for sub, training in modes.items():
+            sub.training = training
     hw = tuple(inputs[0].shape[-2:]) if inputs and hasattr(inputs[0], 'shape') else ()
     return Complexity(int(parameter_count(module)['']), macs, hw, by_op, unsupported)
 

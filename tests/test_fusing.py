@@ -14,7 +14,7 @@ from PIL import Image
 from psfusion.color import merge_luma
 from psfusion.data.io import DataError
 from psfusion.fusers import AverageFuser, Fuser, FusionOutput, PSFusionFuser
-from psfusion.fusing import MANIFEST_FORMAT, FusingError, fuse_dataset, writer
+from psfusion.fusing import MANIFEST_FORMAT, FusingError, fuse_dataset, pipeline, writer
 
 from .fusing_helpers import HW, batch_independent_kernels, read, sha, tiny_config, \
     write_checkpoint, write_mfnet, write_source
@@ -267,9 +267,12 @@ def test_rerun_skips_finished_and_redoes_missing_or_corrupt(source, tmp_path):
     assert read(files[0]).shape == read(files[1]).shape == (*HW, 3)
 
 
-def test_interrupted_run_resumes(source, tmp_path, monkeypatch):
+@pytest.mark.parametrize('workers', [0, 2])
+def test_interrupted_run_resumes(source, tmp_path, monkeypatch, workers):
+    """The third write fails: the two written before it are in the manifest (also when the
+    PNGs are written in threads), the rerun writes only the third."""
     out = tmp_path / 'out'
-    real_save, calls = writer.save_png, []
+    real_save, calls = pipeline.save_png, []
 
     def failing_save(array, path):
         if len(calls) == 2:
@@ -277,10 +280,11 @@ def test_interrupted_run_resumes(source, tmp_path, monkeypatch):
         calls.append(path)
         real_save(array, path)
 
-    monkeypatch.setattr(writer, 'save_png', failing_save)
+    monkeypatch.setattr(pipeline, 'save_png', failing_save)
     with pytest.raises(KeyboardInterrupt):
-        fuse_dataset('average', source, 'msrs', str(out), split='train', progress=False)
-    monkeypatch.setattr(writer, 'save_png', real_save)
+        fuse_dataset('average', source, 'msrs', str(out), split='train', progress=False,
+                     workers=workers)
+    monkeypatch.setattr(pipeline, 'save_png', real_save)
     assert not manifest_of(out)['complete']
     summary = fuse_dataset('average', source, 'msrs', str(out), split='train', progress=False)
     assert (summary.written, summary.skipped) == (1, 2)

@@ -21,10 +21,13 @@ import time
 
 from tqdm import tqdm
 
+# Only numpy, Pillow and OpenCV are needed to score (no torch, mmengine or mmseg: seconds of
+# start-up); pandas and matplotlib, for the report, are imported while the workers score.
 from psfusion.cli import add_debug_argument, run_tool
-from psfusion.metrics.folders import group_by_method, pair_folders, score_triples
+from psfusion.metrics import report
+from psfusion.metrics.folders import (group_by_method, keep_freed_memory, pair_folders,
+                                      score_triples)
 from psfusion.metrics.profiles import PROFILES
-from psfusion.metrics.report import write_report
 from psfusion.metrics.scoring import ALL_METRICS, PAPER_METRICS, resolve_metrics
 
 
@@ -74,16 +77,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
+    keep_freed_memory()  # (for --workers 0 or 1; the workers call it too)
     triples = pair_folders(args.ir, args.vi, dict(args.fused), args.allow_missing_fused)
     with tqdm(total=len(triples), unit='image', desc='scoring', dynamic_ncols=True) as bar:
         scores = score_triples(triples, list(args.labels), args.profile, args.workers,
-                               progress=bar.update)
+                               progress=bar.update,
+                               meanwhile=lambda: report.import_libraries(not args.no_plots))
     results = group_by_method(triples, scores)
-    written = write_report(results, args.labels, args.out, args.profile,
-                           plots=not args.no_plots)
+    workers = os.cpu_count() if args.workers is None else max(args.workers, 1)
+    written = report.write_report(results, args.labels, args.out, args.profile,
+                                  plots=not args.no_plots, workers=workers)
     with open(written['summary.md'], encoding='utf-8') as handle:
         print(handle.read())
-    workers = os.cpu_count() if args.workers is None else max(args.workers, 1)
     print(f'{len(triples)} fused images of {len(results)} method(s) scored with '
           f'{min(workers, len(triples))} process(es) in {time.perf_counter() - start:.1f} s; '
           f'written to {args.out}/: {", ".join(os.path.basename(p) for p in written.values())}')

@@ -87,9 +87,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'the network runs (default: min(8, CPU cores) on CUDA, 0 on the CPU); '
                         'the written files do not depend on it')
     parser.add_argument('--amp', action='store_true',
-                        help='psfusion on CUDA: run the network under bf16 autocast (much '
-                        'faster on recent GPUs; pixels differ from float32 by rounding, see '
-                        'benchmarks/bench_fuse.py); refused on the CPU')
+                        help='psfusion on CUDA: run the network under bf16 autocast (the '
+                        'GPU\'s bf16 convolutions; pixels differ from float32 by rounding: '
+                        'benchmarks/bench_fuse.py --throughput --amp counts them); refused '
+                        'on the CPU')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--no-optimise', action='store_true',
@@ -183,15 +184,17 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not args.no_optimise:
-        keep_freed_memory()  # reuse freed feature maps instead of re-faulting them
     split = None if args.split == 'all' else args.split
     method, options = fuser_config(args), layout_options(args)
     try:  # the source is listed (and checked) before the method is built
         summary = fuse_dataset(method, args.src, args.layout, args.out, split=split,
                                save_seg=args.save_seg, batch_size=args.batch_size,
                                limit=args.limit, layout_options=options,
-                               max_pixels=args.max_pixels, workers=io_workers(args))
+                               max_pixels=args.max_pixels, workers=io_workers(args),
+                               # reuse freed feature maps instead of re-faulting them; set
+                               # after the complexity count, whose traced forward would
+                               # otherwise stay resident in the kept heap (about 1 GB)
+                               before_fusing=None if args.no_optimise else keep_freed_memory)
     except FileNotFoundError as exc:  # e.g. a missing CONFIG (mmengine)
         raise FusingError(str(exc)) from exc
     print(json.dumps(dict(summary.__dict__, threads=torch.get_num_threads(),

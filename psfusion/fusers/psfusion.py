@@ -16,8 +16,8 @@ reference-size network (random weights, 480 x 640, H200) moved by up to 45 level
 float32, and by up to 6 between batch sizes 1 and 4 (float32: at most 1).
 
 ``amp=True`` runs the network under bf16 autocast (``torch.autocast``; meant for CUDA, where
-``tools/fuse.py --amp`` offers it): several times faster on recent GPUs, but the written pixels
-differ from the float32 ones by rounding (``benchmarks/bench_fuse.py`` counts the changed
+``tools/fuse.py --amp`` offers it): the GPU's bf16 convolutions, but the written pixels differ
+from the float32 ones by rounding (``benchmarks/bench_fuse.py`` counts the changed
 pixels); the manifest records ``math`` and, since the images differ, a folder fused in one
 math is not continued in the other.
 
@@ -183,6 +183,8 @@ class PSFusionFuser(Fuser):
             model = load_fusion_model(self.config, None)[0] if self._folded else self.model
             counts = fusion_complexity(model, h, w, semantic=False, fidelity=False)
             del model
+            # the count's tracing wrapper restores its own (train) mode onto the network
+            self.model.eval()
             self._counts[h, w] = (int(counts.params), int(counts.macs))
         params, macs = self._counts[h, w]
         return dict(params=params, macs=macs, input_hw=[h, w],

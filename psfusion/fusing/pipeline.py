@@ -23,6 +23,7 @@ import collections
 import itertools
 import os.path as osp
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from typing import Callable, Iterable, Iterator, Optional
 
 import numpy as np
@@ -40,8 +41,9 @@ def read_ahead(items: Iterable, load: Callable, workers: int = 0, depth: int = 8
                cost: Optional[Callable] = None, max_cost: float = float('inf')) -> Iterator:
     """``load(item)`` for each item, in order.  With ``workers > 0`` a thread pool loads up to
     ``depth`` items ahead, and stops reading further ahead once the items in flight reach
-    ``max_cost`` of ``cost(item)`` together (so a few huge images do not pile up).  An item's
-    exception is raised when its turn comes, as in the serial loop."""
+    ``max_cost`` of ``cost(item)`` together (so a few huge images do not pile up).  An
+    exception of ``load`` or of ``items`` itself is raised when its item's turn comes, as in
+    the serial loop."""
     if workers <= 0:
         for item in items:
             yield load(item)
@@ -55,7 +57,12 @@ def read_ahead(items: Iterable, load: Callable, workers: int = 0, depth: int = 8
             while True:
                 while not exhausted and len(pending) < max(depth, 1) \
                         and not (pending and in_flight >= max_cost):
-                    item = next(source, _END)
+                    try:
+                        item = next(source, _END)
+                    except Exception as exc:  # e.g. a header check: raised in its turn too
+                        item, failed = _END, Future()
+                        failed.set_exception(exc)
+                        pending.append((failed, 0.0))
                     if item is _END:
                         exhausted = True
                         break
@@ -106,22 +113,31 @@ class PngWriter:
             self._pending.append((done, rel, extra))
             return
         excess = len(self._pending) + 1 - self.max_pending
-        for future, _, _ in itertools.islice(self._pending, max(excess, 0)):
-            future.result()  # wait for the oldest (raises if it failed)
+        if excess > 0:  # wait for the oldest (a failure is raised by finished())
+            wait_for([future for future, _, _ in itertools.islice(self._pending, excess)])
         self._pending.append((self._pool.submit(self._write, array, rel), rel, extra))
 
     def finished(self, wait: bool = False) -> list:
-        """The images written so far (all of them with ``wait``), oldest first."""
+        """The images written so far (all of them with ``wait``), oldest first.  A failed
+        write is raised once the images written before it have been returned."""
         written = []
         while self._pending and (wait or self._pending[0][0].done()):
             future, rel, extra = self._pending[0]
+            if written and future.exception() is not None:
+                break  # hand back what is complete first; the next call raises
             digest = future.result()
             self._pending.popleft()
             written.append((rel, digest, extra))
         return written
 
+    @property
+    def pending(self) -> int:
+        """Images queued and not yet returned by :meth:`finished`."""
+        return len(self._pending)
+
     def drain(self) -> list:
-        """Wait for every queued image; returns them as :meth:`finished` does."""
+        """Wait for every queued image; returns them as :meth:`finished` does (a failed
+        write: raised by the next call, after the images written before it)."""
         return self.finished(wait=True)
 
     def close(self) -> None:

@@ -27,7 +27,6 @@ such set, so that a user can reproduce a given paper's table:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -102,22 +101,7 @@ def to_grey(image: np.ndarray, method: str = 'bt601') -> np.ndarray:
         weights, rounding = MATLAB_RGB2GRAY, matlab_round
     else:
         raise ValueError(f"grey conversion must be 'bt601' or 'matlab', got {method!r}")
-    if array.dtype == np.uint8:
-        # the same products, looked up (a 256-entry table per weight), summed in the same order
-        tables = _product_tables(weights)
-        grey = tables[0].take(array[..., 0])
-        grey += tables[1].take(array[..., 1])
-        grey += tables[2].take(array[..., 2])
-        grey = rounding(grey)
-    else:
-        rgb = array[..., :3].astype(np.float64)
-        grey = rounding(weights[0] * rgb[..., 0] + weights[1] * rgb[..., 1] +
-                        weights[2] * rgb[..., 2])
+    rgb = array[..., :3].astype(np.float64)
+    grey = rounding(weights[0] * rgb[..., 0] + weights[1] * rgb[..., 1] +
+                    weights[2] * rgb[..., 2])
     return np.clip(grey, 0, 255).astype(np.uint8)
-
-
-@lru_cache(maxsize=None)
-def _product_tables(weights: tuple[float, float, float]) -> tuple[np.ndarray, ...]:
-    """``weight * level`` in float64 for the levels 0..255, one table per weight."""
-    levels = np.arange(256, dtype=np.float64)
-    return tuple(w * levels for w in weights)

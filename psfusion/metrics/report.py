@@ -10,15 +10,29 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from ..fileio import atomic_write, write_text
 from .scoring import LOWER_IS_BETTER, resolve_metrics
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 Rows = Sequence[tuple[str, Mapping[str, float]]]
+
+
+def import_libraries(plots: bool = True) -> None:
+    """Import pandas (and matplotlib's figure and Agg canvas) now.
+
+    They are imported on first use otherwise; ``tools/eval_fusion.py`` calls this while its
+    worker processes score, where the second or so they take overlaps with the scoring.
+    """
+    import pandas  # noqa: F401
+    if plots:
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
 
 
 def write_atomic_text(path: str, text: str) -> None:
@@ -32,6 +46,8 @@ def write_atomic_csv(frame: pd.DataFrame, path: str) -> None:
 
 def method_frame(rows: Rows, labels: Mapping[str, str]) -> pd.DataFrame:
     """``image`` + one column per metric (named by ``labels[canonical]``), in input order."""
+    import pandas as pd
+
     data = {'image': [name for name, _ in rows]}
     for canonical, label in labels.items():
         data[label] = [float(score[canonical]) for _, score in rows]
@@ -40,6 +56,8 @@ def method_frame(rows: Rows, labels: Mapping[str, str]) -> pd.DataFrame:
 
 def summary_frame(frames: Mapping[str, pd.DataFrame], metrics: Sequence[str]) -> pd.DataFrame:
     """``method, n, <M>_mean, <M>_std ...`` (std with N-1; NaN values left out)."""
+    import pandas as pd
+
     records = []
     for method, frame in frames.items():
         record = {'method': method, 'n': len(frame)}
@@ -88,41 +106,44 @@ def _counts(summary: pd.DataFrame) -> str:
 
 
 def plot_sorted_curves(frames: Mapping[str, pd.DataFrame], metric: str, path: str) -> None:
-    """One figure: for each method, its sorted values (y) against k/n (x), k = 1..n."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    """One figure: for each method, its sorted values (y) against k/n (x), k = 1..n.
 
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=150)
-    try:
-        for method, frame in frames.items():
-            values = np.sort(frame[metric].astype(float).dropna().to_numpy())
-            if values.size:
-                fraction = np.arange(1, values.size + 1) / values.size
-                ax.plot(fraction, values, marker='.', markersize=3, linewidth=1.2,
-                        label=f'{method} ({values.mean():.3f})')
-        ax.set_xlabel('fraction of image pairs')
-        ax.set_ylabel(metric)
-        ax.set_xlim(0, 1)
-        ax.set_title(f'{metric} (sorted; mean in legend)')
-        ax.grid(True, alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=7)
-        else:
-            ax.text(0.5, 0.5, f'{metric} undefined (NaN) for every image', ha='center',
-                    va='center', transform=ax.transAxes)
-        fig.tight_layout()
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
-    finally:
-        plt.close(fig)
+    Drawn on matplotlib's Agg canvas directly: no pyplot (its import and global figure
+    registry), whatever backend the caller uses.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 3.6), dpi=150)
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    for method, frame in frames.items():
+        values = np.sort(frame[metric].astype(float).dropna().to_numpy())
+        if values.size:
+            fraction = np.arange(1, values.size + 1) / values.size
+            ax.plot(fraction, values, marker='.', markersize=3, linewidth=1.2,
+                    label=f'{method} ({values.mean():.3f})')
+    ax.set_xlabel('fraction of image pairs')
+    ax.set_ylabel(metric)
+    ax.set_xlim(0, 1)
+    ax.set_title(f'{metric} (sorted; mean in legend)')
+    ax.grid(True, alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, f'{metric} undefined (NaN) for every image', ha='center',
+                va='center', transform=ax.transAxes)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
 
 
 def write_report(results: Mapping[str, Rows], labels: Mapping[str, str], out_dir: str,
-                 profile: str, plots: bool = True) -> dict[str, str]:
+                 profile: str, plots: bool = True, workers: int = 1) -> dict[str, str]:
     """Write every file of an evaluation into ``out_dir``; returns ``{what: path}``.
 
     ``results``: ``{method: [(image name, {canonical metric: value}), ...]}``;
-    ``labels``: canonical metric name -> column name (the user's spelling).
+    ``labels``: canonical metric name -> column name (the user's spelling).  ``workers`` > 1
+    draws the figures in that many forked processes (~0.2 s each; where ``fork`` exists).
     """
     frames = {method: method_frame(rows, labels) for method, rows in results.items()}
     written = {}
@@ -137,8 +158,26 @@ def write_report(results: Mapping[str, Rows], labels: Mapping[str, str], out_dir
     written['summary.md'] = os.path.join(out_dir, 'summary.md')
     write_atomic_text(written['summary.md'], summary_markdown(summary, columns, profile))
     if plots:
-        for column in columns:
-            path = os.path.join(out_dir, f'{column}.png')
-            plot_sorted_curves(frames, column, path)
-            written[f'{column}.png'] = path
+        figures = {f'{column}.png': (column, os.path.join(out_dir, f'{column}.png'))
+                   for column in columns}
+        _plot_all(frames, list(figures.values()), workers)
+        written.update({name: path for name, (_, path) in figures.items()})
     return written
+
+
+def _plot_all(frames: Mapping[str, pd.DataFrame], figures: Sequence[tuple[str, str]],
+              workers: int) -> None:
+    """:func:`plot_sorted_curves` for each ``(column, path)``, in forked processes when
+    ``workers`` > 1 (they inherit matplotlib already imported: see :func:`import_libraries`)."""
+    import multiprocessing
+    workers = min(workers, len(figures))
+    if workers <= 1 or 'fork' not in multiprocessing.get_all_start_methods():
+        for column, path in figures:
+            plot_sorted_curves(frames, column, path)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork')) as pool:
+        for future in [pool.submit(plot_sorted_curves, frames, column, path)
+                       for column, path in figures]:
+            future.result()

@@ -135,55 +135,39 @@ def _sum_log(values: np.ndarray) -> float:
     return float(np.log(part, out=part).sum()) + extra
 
 
-_STRIP_ROWS = 64  # rows of the maps processed at a time: the temporaries stay in cache
-
-
 def _ref_log_sums(mu1: np.ndarray, e11: np.ndarray, e12: np.ndarray, mu2: np.ndarray,
-                  sigma2_sq: np.ndarray, untextured2: np.ndarray, sigma_nsq: float,
+                  sigma2_sq: np.ndarray, textured2: np.ndarray, sigma_nsq: float,
                   ) -> tuple[float, float]:
     """One reference at one scale: ``(sum ln(1 + VID term), sum ln(1 + VIND term))`` from the
-    filtered moments (``e11``, ``e12``: filtered R^2 and R D; ``e12`` is overwritten).
+    filtered moments (``mu1``, ``e11``, ``e12``: filtered R, R^2 and R D, all overwritten).
 
     The reference code's guards and per-pixel arithmetic, in its order (see
-    :func:`_vif_maps`), taken ``_STRIP_ROWS`` rows at a time.
+    :func:`_vif_maps`), in place.
     """
-    height, width = mu1.shape
-    rows = min(height, _STRIP_ROWS)
-    buffers = np.empty((3, rows * width))
-    num = den = 0.0
-    for top in range(0, height, rows):
-        bottom = min(height, top + rows)
-        shape = (bottom - top, width)
-        size = shape[0] * width
-        tmp, g, sigma1_sq = (buffers[k, :size].reshape(shape) for k in range(3))
-        m1 = mu1[top:bottom]
-        sigma12 = e12[top:bottom]
-        np.multiply(m1, m1, out=tmp)
-        np.subtract(e11[top:bottom], tmp, out=sigma1_sq)
-        np.maximum(sigma1_sq, 0.0, out=sigma1_sq)
-        np.multiply(m1, mu2[top:bottom], out=tmp)
-        sigma12 -= tmp
-        np.add(sigma1_sq, _EPS, out=tmp)
-        np.divide(sigma12, tmp, out=g)                        # s_RD / (s_R^2 + eps)
-        np.multiply(g, sigma12, out=tmp)
-        sv_sq = np.subtract(sigma2_sq[top:bottom], tmp, out=tmp)  # s_D^2 - g s_RD
-        np.maximum(sv_sq, _EPS, out=sv_sq)
-        untextured1 = sigma1_sq < _EPS
-        invalid = untextured1 | untextured2[top:bottom]
-        invalid |= g < 0
-        g[invalid] = 0.0
-        sigma1_sq[untextured1] = 0.0
-        sv_sq += sigma_nsq
-        vid = np.multiply(g, g, out=g)
-        vid *= sigma1_sq
-        vid /= sv_sq
-        vid += 1.0                                            # 1 + g^2 s_R^2 / (s_V^2 + s_n^2)
-        vind = sigma1_sq
-        vind /= sigma_nsq
-        vind += 1.0                                           # 1 + s_R^2 / s_n^2
-        num += _sum_log(vid)
-        den += _sum_log(vind)
-    return num, den
+    tmp = np.multiply(mu1, mu1)
+    sigma1_sq = np.subtract(e11, tmp, out=e11)
+    np.maximum(sigma1_sq, 0.0, out=sigma1_sq)
+    np.multiply(mu1, mu2, out=tmp)
+    sigma12 = np.subtract(e12, tmp, out=e12)
+    np.add(sigma1_sq, _EPS, out=tmp)
+    g = np.divide(sigma12, tmp, out=mu1)                  # s_RD / (s_R^2 + eps)
+    np.multiply(g, sigma12, out=tmp)
+    sv_sq = np.subtract(sigma2_sq, tmp, out=tmp)          # s_D^2 - g s_RD
+    np.maximum(sv_sq, _EPS, out=sv_sq)
+    textured1 = sigma1_sq >= _EPS
+    valid = textured1 & textured2
+    valid &= g >= 0
+    g *= valid
+    sigma1_sq *= textured1
+    sv_sq += sigma_nsq
+    vid = np.multiply(g, g, out=g)
+    vid *= sigma1_sq
+    vid /= sv_sq
+    vid += 1.0                                            # 1 + g^2 s_R^2 / (s_V^2 + s_n^2)
+    vind = sigma1_sq
+    vind /= sigma_nsq
+    vind += 1.0                                           # 1 + s_R^2 / s_n^2
+    return _sum_log(vid), _sum_log(vind)
 
 
 def _vif_log_sums(refs: Sequence[np.ndarray], dist: np.ndarray, sigma_nsq: float,
@@ -204,11 +188,11 @@ def _vif_log_sums(refs: Sequence[np.ndarray], dist: np.ndarray, sigma_nsq: float
         mu2 = filter_valid(dist, window)
         sigma2_sq = filter_valid(dist * dist, window)
         sigma2_sq -= mu2 * mu2
-        untextured2 = sigma2_sq < _EPS
+        textured2 = sigma2_sq >= _EPS
         for k, ref in enumerate(refs):
             num, den = _ref_log_sums(filter_valid(ref, window), filter_valid(ref * ref, window),
                                      filter_valid(ref * dist, window), mu2, sigma2_sq,
-                                     untextured2, sigma_nsq)
+                                     textured2, sigma_nsq)
             sums[k] = (sums[k][0] + num, sums[k][1] + den)
     return sums
 

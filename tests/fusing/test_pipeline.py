@@ -41,6 +41,19 @@ def files_of(out: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------ read_ahead
+@pytest.mark.parametrize('workers', [0, 2])
+def test_read_ahead_raises_an_error_of_the_items_in_turn(workers):
+    def items():
+        yield from range(3)
+        raise ValueError('bad header')
+
+    got = []
+    with pytest.raises(ValueError, match='bad header'):
+        for value in read_ahead(items(), lambda item: item, workers, depth=8):
+            got.append(value)
+    assert got == [0, 1, 2]
+
+
 @pytest.mark.parametrize('workers', [0, 1, 3])
 def test_read_ahead_keeps_the_order_and_raises_in_turn(workers):
     loaded = []
@@ -155,6 +168,7 @@ def test_complexity_counted_on_the_fusers_own_network(source, config, tmp_path,
     manifest = json.loads((out / 'manifest.json').read_text())
     fresh = PSFusionFuser(config, 'none', optimise=False)
     expected = fresh.complexity(*HW)
+    assert not fresh.model.training  # counting leaves the network in eval mode
     assert (manifest['params'], manifest['macs'], manifest['complexity_input_hw']) == (
         expected['params'], expected['macs'], expected['input_hw'])
     assert manifest['params'] == count_params(load_fusion_model(config, None)[0])
@@ -212,3 +226,27 @@ def test_tool_workers_write_the_same_files(source, tmp_path, monkeypatch, capsys
                            outs[workers], '--workers', workers)
         assert code == 0
     assert files_of(outs[0]) == files_of(outs[2]) and len(files_of(outs[0])) == 10
+
+
+def test_tool_keeps_freed_memory_only_after_the_count(source, tmp_path, monkeypatch, capsys):
+    """tools/fuse.py: complexity count (own network, default allocator), then glibc's
+    keep-freed-memory setting, then fusing; --no-optimise leaves the allocator alone."""
+    import psfusion.engine.allocator as allocator
+
+    events = []
+    real_count, real_fuse = PSFusionFuser.complexity, PSFusionFuser.fuse
+    monkeypatch.setattr(allocator, 'keep_freed_memory', lambda: events.append('keep') or True)
+    monkeypatch.setattr(PSFusionFuser, 'complexity', lambda self, h, w: events.append(
+        ('count', self._folded)) or real_count(self, h, w))
+    monkeypatch.setattr(PSFusionFuser, 'fuse', lambda self, ir, vi, semantic=False: events.append(
+        'fuse') or real_fuse(self, ir, vi, semantic))
+    cfg = Path(__file__).resolve().parents[2] / 'psfusion' / 'configs' / \
+        'psfusion_light_synthetic.py'
+    for extra in ([], ['--no-optimise']):
+        events.clear()
+        code, err = run_tool(monkeypatch, capsys, cfg, 'none', '--src', source, '--layout',
+                             'msrs', '--out', tmp_path / f'out{len(extra)}', '--device', 'cpu',
+                             *extra)
+        assert code == 0, err
+        expected = [('count', False)] + (['keep'] if not extra else []) + ['fuse', 'fuse']
+        assert events == expected
