@@ -17,14 +17,21 @@ block.  Prints one JSON line per measurement, each with the command and the devi
 * ``runner`` (``--runner-steps N``): the real thing: ``tools/train_fusion.py``'s Runner on a
   synthetic 480x640 MSRS-layout dataset (256 crops, the config's workers), images/s and the
   share of each iteration spent waiting for data (mmengine's data_time / time);
-* ``fuse``: pairs/s of the network at each ``--fuse-batches``.
+* ``fuse``: pairs/s of the network at each ``--fuse-batches``;
+* ``fuse_network``, ``fuse_end_to_end``, ``fuse_bf16_vs_fp32`` (``--fuse-pairs N``):
+  ``tools/fuse.py``'s own path at batch ``--fuse-batch`` (8), float32 and, with ``--amp``,
+  bf16: the network alone, end to end with decoding, colour and PNG writing by I/O threads,
+  and the count of pixels the bf16 PNGs change (``benchmarks/bench_fuse.py``'s
+  ``fuse_figures``).
 
 Under 10 minutes on one recent GPU:
 
-    python benchmarks/gpu_check.py --amp --profile --agreement-steps 100 --runner-steps 60
+    python benchmarks/gpu_check.py --amp --profile --agreement-steps 100 --runner-steps 60 \
+        --fuse-pairs 256
     python benchmarks/gpu_check.py --device cpu --train-steps 1 --fuse-steps 1 --batch 2 \
         --crop 64 --fuse-size 96 128 --profile --agreement-steps 2 --runner-steps 3 \
-        --runner-size 96 128 --runner-batch 2 --runner-crop 64 --trunk-channels 16
+        --runner-size 96 128 --runner-batch 2 --runner-crop 64 --trunk-channels 16 \
+        --fuse-pairs 4 --fuse-batch 2
         # a CPU smoke test of the whole script (a few minutes)
 """
 from __future__ import annotations
@@ -324,6 +331,9 @@ def main() -> None:
     parser.add_argument('--fuse-size', type=int, nargs=2, default=(480, 640))
     parser.add_argument('--fuse-batches', type=int, nargs='+', default=(1, 4))
     parser.add_argument('--fuse-steps', type=int, default=20)
+    parser.add_argument('--fuse-pairs', type=int, default=0,
+                        help="pairs through tools/fuse.py's path end to end (0: skip)")
+    parser.add_argument('--fuse-batch', type=int, default=8)
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--trunk-channels', type=int, default=64,
                         help='ResNet width (64: the paper; smaller only for smoke tests)')
@@ -356,6 +366,16 @@ def main() -> None:
     for batch in args.fuse_batches:
         emit(fuse_throughput(device, tuple(args.fuse_size), batch, args.fuse_steps,
                              args.warmup), device)
+    if args.fuse_pairs:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_fuse import fuse_figures
+
+        cfg = Config.fromfile(str(CONFIG))
+        cfg.model.trunk_channels = TRUNK_CHANNELS
+        fuse_figures(device=args.device, batch=args.fuse_batch, size=tuple(args.fuse_size),
+                     amp=args.amp, steps=args.fuse_steps, warmup=args.warmup,
+                     pairs=args.fuse_pairs, config=cfg,
+                     emit=lambda record: emit(record, device))
 
 
 if __name__ == '__main__':
