@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import psfusion  # noqa: F401  (mmcv-lite compatibility)
 import torch
@@ -125,8 +126,10 @@ def make_step(model: torch.nn.Module, inputs: dict, data: list, amp: bool, compi
     return step
 
 
-def train_throughput(device: torch.device, batch: int, crop: int, steps: int,
-                     warmup: int, variant: str) -> dict:
+def variant_step(device: torch.device, batch: int, crop: int,
+                 variant: str) -> tuple[Callable[[], torch.Tensor], int]:
+    """The training step of ``variant`` on a fixed random batch (seed 0), and the extra
+    warm-up steps it needs (``torch.compile`` compiles during its first calls)."""
     switches = VARIANTS[variant]
     torch.manual_seed(0)
     model = build(device, switches.get('channels_last', False)).train()
@@ -134,9 +137,15 @@ def train_throughput(device: torch.device, batch: int, crop: int, steps: int,
                   vi=torch.rand(batch, 3, crop, crop, device=device))
     step = make_step(model, inputs, samples(batch, crop, device), switches.get('amp', False),
                      switches.get('compile', False))
+    return step, 2 if switches.get('compile') else 0
+
+
+def train_throughput(device: torch.device, batch: int, crop: int, steps: int,
+                     warmup: int, variant: str) -> dict:
+    step, compile_warmup = variant_step(device, batch, crop, variant)
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
-    for _ in range(warmup + (2 if switches.get('compile') else 0)):
+    for _ in range(warmup + compile_warmup):
         step()
     sync(device)
     start = time.perf_counter()
@@ -162,14 +171,8 @@ def profile_step(device: torch.device, batch: int, crop: int, variant: str,
     """Kernel launches, synchronisations and the top kernels of ``steps`` profiled steps."""
     from torch.profiler import ProfilerActivity, profile
 
-    switches = VARIANTS[variant]
-    torch.manual_seed(0)
-    model = build(device, switches.get('channels_last', False)).train()
-    inputs = dict(ir=torch.rand(batch, 1, crop, crop, device=device),
-                  vi=torch.rand(batch, 3, crop, crop, device=device))
-    step = make_step(model, inputs, samples(batch, crop, device), switches.get('amp', False),
-                     switches.get('compile', False))
-    for _ in range(2 + (2 if switches.get('compile') else 0)):
+    step, compile_warmup = variant_step(device, batch, crop, variant)
+    for _ in range(2 + compile_warmup):
         step()
     sync(device)
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == 'cuda'

@@ -71,35 +71,13 @@ def _vif_maps(refs: Sequence[np.ndarray], dist: np.ndarray, sigma_nsq: float,
         textured2 = sigma2_sq >= _EPS
         out = []
         for ref in refs:
-            mu1 = filter_valid(ref, window)
-            sigma1_sq = filter_valid(ref * ref, window)
-            tmp = mu1 * mu1
-            sigma1_sq -= tmp
-            np.maximum(sigma1_sq, 0.0, out=sigma1_sq)
-            sigma12 = filter_valid(ref * dist, window)
-            np.multiply(mu1, mu2, out=tmp)
-            sigma12 -= tmp
-            np.add(sigma1_sq, _EPS, out=tmp)
-            g = np.divide(sigma12, tmp)                       # s_RD / (s_R^2 + eps)
-            np.multiply(g, sigma12, out=tmp)
-            sv_sq = np.subtract(sigma2_sq, tmp, out=tmp)      # s_D^2 - g s_RD
-            np.maximum(sv_sq, _EPS, out=sv_sq)
-            textured1 = sigma1_sq >= _EPS
-            valid = textured1 & textured2
-            valid &= g >= 0
-            g *= valid
-            sigma1_sq *= textured1
-            sv_sq += sigma_nsq
-            vid = g * g if keep_gain else np.multiply(g, g, out=g)
-            vid *= sigma1_sq
-            vid /= sv_sq
-            vid += 1.0
+            vid, vind, g = _one_plus_terms(
+                filter_valid(ref, window), filter_valid(ref * ref, window),
+                filter_valid(ref * dist, window), mu2, sigma2_sq, textured2, sigma_nsq,
+                keep_gain)
             np.log10(vid, out=vid)                            # log10(1 + g^2 s_R^2 / (...))
-            vind = sigma1_sq
-            vind /= sigma_nsq
-            vind += 1.0
             np.log10(vind, out=vind)                          # log10(1 + s_R^2 / s_n^2)
-            out.append((vid, vind, g if keep_gain else None))
+            out.append((vid, vind, g))
         yield out
 
 
@@ -135,11 +113,13 @@ def _sum_log(values: np.ndarray) -> float:
     return float(np.log(part, out=part).sum()) + extra
 
 
-def _ref_log_sums(mu1: np.ndarray, e11: np.ndarray, e12: np.ndarray, mu2: np.ndarray,
-                  sigma2_sq: np.ndarray, textured2: np.ndarray, sigma_nsq: float,
-                  ) -> tuple[float, float]:
-    """One reference at one scale: ``(sum ln(1 + VID term), sum ln(1 + VIND term))`` from the
-    filtered moments (``mu1``, ``e11``, ``e12``: filtered R, R^2 and R D, all overwritten).
+def _one_plus_terms(mu1: np.ndarray, e11: np.ndarray, e12: np.ndarray, mu2: np.ndarray,
+                    sigma2_sq: np.ndarray, textured2: np.ndarray, sigma_nsq: float,
+                    keep_gain: bool = False,
+                    ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """One reference at one scale: ``1 + g^2 s_R^2 / (s_V^2 + s_n^2)`` (VID's argument),
+    ``1 + s_R^2 / s_n^2`` (VIND's) and, with ``keep_gain``, the gain map g, from the filtered
+    moments (``mu1``, ``e11``, ``e12``: filtered R, R^2 and R D, all overwritten).
 
     The reference code's guards and per-pixel arithmetic, in its order (see
     :func:`_vif_maps`), in place.
@@ -160,13 +140,22 @@ def _ref_log_sums(mu1: np.ndarray, e11: np.ndarray, e12: np.ndarray, mu2: np.nda
     g *= valid
     sigma1_sq *= textured1
     sv_sq += sigma_nsq
-    vid = np.multiply(g, g, out=g)
+    vid = g * g if keep_gain else np.multiply(g, g, out=g)
     vid *= sigma1_sq
     vid /= sv_sq
-    vid += 1.0                                            # 1 + g^2 s_R^2 / (s_V^2 + s_n^2)
+    vid += 1.0
     vind = sigma1_sq
     vind /= sigma_nsq
-    vind += 1.0                                           # 1 + s_R^2 / s_n^2
+    vind += 1.0
+    return vid, vind, (g if keep_gain else None)
+
+
+def _ref_log_sums(mu1: np.ndarray, e11: np.ndarray, e12: np.ndarray, mu2: np.ndarray,
+                  sigma2_sq: np.ndarray, textured2: np.ndarray, sigma_nsq: float,
+                  ) -> tuple[float, float]:
+    """One reference at one scale: ``(sum ln(1 + VID term), sum ln(1 + VIND term))``
+    (:func:`_one_plus_terms`; its inputs are overwritten)."""
+    vid, vind, _ = _one_plus_terms(mu1, e11, e12, mu2, sigma2_sq, textured2, sigma_nsq)
     return _sum_log(vid), _sum_log(vind)
 
 
